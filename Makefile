@@ -1,0 +1,38 @@
+# Every target installs what it needs into .venv first (CPU-only torch, then the project).
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck bench quality clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install  ## build a knowledge graph from the bundled sample history, no servers
+	HF_HUB_OFFLINE=1 $(BIN)/ai-worker demo --out out
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+test: lint typecheck  ## lint, type-check, then every test
+	HF_HUB_OFFLINE=1 $(BIN)/pytest
+
+quality: install  ## clustering quality (AMI, purity) on the labelled fixtures
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py tests/fixtures/clustering/*.json
+
+bench: install  ## graph generation stage timings and peak memory at 1k, 2k and 10k conversations
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/graph_generation.py
+
+clean:
+	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""ai-worker: the Dramatiq worker that turns AI-chat histories into knowledge graphs."""

@@ -1,0 +1,68 @@
+"""Settings come from the documented environment variables; a bad value names its variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from ai_worker.settings import ConfigurationError, Settings, load_settings
+
+NAMES = {
+    "BROKER", "REDIS_URL", "SQS_REQUEST_QUEUE_URL", "SQS_RESULT_QUEUE_URL", "SQS_DEAD_LETTER_QUEUE_URL", "AWS_REGION",
+    "AWS_ENDPOINT_URL", "S3_PAYLOAD_BUCKET", "BLOB_DIR", "CHROMA_PATH", "CHROMA_HOST", "CHROMA_PORT", "EMBEDDER",
+    "LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL", "SENTRY_DSN", "LOG_FORMAT", "LOG_LEVEL",
+}  # fmt: skip
+
+
+def test_every_documented_variable_is_a_setting() -> None:
+    assert {field.alias for field in Settings.model_fields.values()} == NAMES
+
+
+def test_defaults_are_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in NAMES:
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.broker == "stub" and settings.embedder == "hybrid"
+    assert settings.s3_payload_bucket is None and settings.chroma_host is None
+
+
+def test_values_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHROMA_PORT", "8123")
+    monkeypatch.setenv("LLM_API_KEY", "sk-secret")
+    settings = load_settings()
+    assert settings.chroma_port == 8123
+    assert "sk-secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("BROKER", "kafka"), ("CHROMA_PORT", "abc"), ("LOG_FORMAT", "xml"), ("LOG_LEVEL", "LOUD")],
+)
+def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert name in str(caught.value)
+
+
+def test_sqs_needs_its_queues(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BROKER", "sqs")
+    monkeypatch.delenv("SQS_REQUEST_QUEUE_URL", raising=False)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert "SQS_REQUEST_QUEUE_URL" in str(caught.value)
+
+
+def test_worker_refuses_to_start_on_a_bad_value() -> None:
+    env = {"BROKER": "kafka", "PATH": "/usr/bin:/bin"}
+    run = subprocess.run(
+        [sys.executable, "-c", "import ai_worker.actors"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode != 0
+    assert "BROKER" in run.stderr and "Traceback" not in run.stderr
