@@ -1,0 +1,99 @@
+"""The vector store: Chroma, embedded (``CHROMA_PATH``) or a server (``CHROMA_HOST``/``CHROMA_PORT``).
+
+Every vector belongs to one user: its id is ``"{userId}_{orig_id}"``, its metadata carries ``userId``,
+and every query is filtered by ``userId``, so one user's nodes are never seen from another's.
+Embeddings are always passed explicitly (Chroma's default embedding function would download a model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Metadata values Chroma accepts.
+Scalar = str | int | float | bool
+
+
+def vector_id(user_id: str, orig_id: str) -> str:
+    """The id of a node's vector, shared with the backend."""
+    return f"{user_id}_{orig_id}"
+
+
+@dataclass(slots=True)
+class Neighbour:
+    """A stored node near a query vector."""
+
+    id: str
+    similarity: float
+    metadata: dict[str, Any]
+
+
+class ChromaVectorStore:
+    """One Chroma collection of all users' node vectors (cosine space)."""
+
+    def __init__(
+        self,
+        collection: str,
+        *,
+        path: Path | None = None,
+        host: str | None = None,
+        port: int = 8000,
+    ) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if host:
+            self._client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
+        else:
+            assert path is not None, "an embedded Chroma needs a path"
+            Path(path).mkdir(parents=True, exist_ok=True)
+            self._client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        self._collection = self._client.get_or_create_collection(
+            collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+        )
+        self._batch = max(1, min(self._client.get_max_batch_size(), 1000))
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Scalar]]) -> None:
+        """Insert or replace vectors by id, in batches."""
+        for start in range(0, len(ids), self._batch):
+            stop = start + self._batch
+            self._collection.upsert(
+                ids=list(ids[start:stop]),
+                embeddings=np.asarray(vectors[start:stop], dtype=np.float32),
+                metadatas=list(metadatas[start:stop]),
+            )
+
+    def nearest(self, user_id: str, vector: np.ndarray, limit: int) -> list[Neighbour]:
+        """The ``limit`` nearest vectors of ``user_id`` only, most similar first."""
+        if limit < 1:
+            return []
+        found = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+            n_results=limit,
+            where={"userId": user_id},
+            include=["distances", "metadatas"],
+        )
+        ids = found["ids"][0]
+        distances = (found.get("distances") or [[]])[0]
+        metadatas = (found.get("metadatas") or [[]])[0]
+        return [
+            Neighbour(id=i, similarity=1.0 - float(d), metadata=dict(m or {}))
+            for i, d, m in zip(ids, distances, metadatas, strict=True)
+        ]
+
+    def get(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Metadata of the given ids that exist."""
+        found = self._collection.get(ids=list(ids), include=["metadatas"])
+        metadatas = found.get("metadatas") or []
+        return {i: dict(m or {}) for i, m in zip(found["ids"], metadatas, strict=True)}
+
+    def count(self, user_id: str | None = None) -> int:
+        """Vectors stored, of one user or of everyone."""
+        if user_id is None:
+            return int(self._collection.count())
+        return len(self._collection.get(where={"userId": user_id}, include=[])["ids"])
