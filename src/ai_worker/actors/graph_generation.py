@@ -1,0 +1,119 @@
+"""GRAPH_GENERATION_REQUEST: a user's bundle in, ``graph.json`` and ``features.json`` out."""
+
+from __future__ import annotations
+
+import numpy as np
+import structlog
+
+from ..adapters.blobs import BlobStore, put_json
+from ..adapters.vectors import Scalar, vector_id
+from ..errors import InputNotFound, InvalidInput
+from ..middleware.results import report_progress
+from ..models.envelope import TaskType
+from ..models.graph import GraphDocument
+from ..models.requests import GraphGenerationRequest
+from ..models.results import GraphGenerationResult, Status
+from ..pipelines.graph_generation import GraphParams, build_graph
+from ..pipelines.ingest import ingest
+from .base import task_actor
+from .runtime import services
+
+logger = structlog.get_logger(__name__)
+
+
+def graph_key(user_id: str, task_id: str) -> str:
+    """Where ``graph.json`` of a task is written."""
+    return f"results/macro/{user_id}/{task_id}/graph.json"
+
+
+def features_key(user_id: str, task_id: str) -> str:
+    """Where ``features.json`` of a task is written."""
+    return f"results/macro/{user_id}/{task_id}/features.json"
+
+
+def input_keys(blobs: BlobStore, keys: list[str], bucket: str | None) -> list[str]:
+    """Every object named by ``keys``: a key ending in ``/`` is a prefix, anything else one object."""
+    found: list[str] = []
+    for key in keys:
+        if key.endswith("/"):
+            listed = blobs.list_keys(key, bucket)
+            if not listed:
+                raise InputNotFound(f"no objects under {key!r}")
+            found.extend(listed)
+        else:
+            found.append(key)
+    return list(dict.fromkeys(found))
+
+
+def node_metadata(user_id: str, task_id: str, graph: GraphDocument) -> list[dict[str, Scalar]]:
+    """Chroma metadata of every node (Chroma takes no nulls, so empty values are left out)."""
+    rows: list[dict[str, Scalar]] = []
+    for node in graph.nodes:
+        row: dict[str, Scalar | None] = {
+            "userId": user_id,
+            "orig_id": node.orig_id,
+            "node_id": node.id,
+            "cluster_id": node.cluster_id,
+            "cluster_name": node.cluster_name,
+            "title": node.title,
+            "source_type": node.source_type,
+            "timestamp": node.timestamp,
+            "num_sections": node.num_sections,
+            "top_keywords": ", ".join(node.top_keywords),
+            "taskId": task_id,
+        }
+        rows.append({k: v for k, v in row.items() if v is not None})
+    return rows
+
+
+@task_actor(TaskType.GRAPH_GENERATION_REQUEST, GraphGenerationRequest)
+def generate_graph(request: GraphGenerationRequest, task_id: str) -> GraphGenerationResult:
+    """Build the user's knowledge graph and answer with the keys of its documents."""
+    blobs = services.blobs
+    bucket = request.bucket or services.settings.s3_payload_bucket
+    keys = input_keys(blobs, [request.s3_key, *request.extra_s3_keys], bucket)
+    result = ingest((key, blobs.get(key, bucket)) for key in keys)
+    for key, reason in result.skipped:
+        logger.warning("ingest.skipped", key=key, reason=reason)
+    if not result.items:
+        raise InvalidInput(f"no conversations, notes or files with text in {request.s3_key!r}")
+    logger.info("ingest.done", items=len(result.items), objects=len(keys), skipped=len(result.skipped))
+
+    params = GraphParams(
+        language=request.language,
+        min_clusters=request.min_clusters,
+        max_clusters=request.max_clusters,
+        num_clusters=request.num_clusters,
+    )
+    built = build_graph(result.items, services.embedder, params, report=report_progress)
+
+    out_bucket = services.settings.s3_payload_bucket
+    put_json(blobs, graph_key(request.user_id, task_id), built.graph, out_bucket)
+    put_json(blobs, features_key(request.user_id, task_id), built.features, out_bucket)
+
+    errors: list[str] = []
+    ids = [vector_id(request.user_id, node.orig_id) for node in built.graph.nodes]
+    try:
+        services.vectors.upsert(
+            ids, np.asarray(built.vectors), node_metadata(request.user_id, task_id, built.graph)
+        )
+    except Exception as error:  # the graph stands without its vectors: partial success
+        logger.error("vectors.upsert_failed", error_type=type(error).__name__, exc_info=True)
+        errors.append(f"vector indexing failed: {type(error).__name__}")
+    if request.include_summary:
+        errors.append("summary is not available in this worker version")
+    logger.info(
+        "graph.done",
+        nodes=built.graph.metadata.total_nodes,
+        edges=built.graph.metadata.total_edges,
+        clusters=built.graph.metadata.total_clusters,
+    )
+    return GraphGenerationResult(
+        user_id=request.user_id,
+        status=Status.COMPLETED,
+        result_s3_key=graph_key(request.user_id, task_id),
+        features_s3_key=features_key(request.user_id, task_id),
+        summary_included=False,
+        chat_id=request.chat_id,
+        error="; ".join(errors) or None,
+    )

@@ -1,0 +1,16 @@
+"""The process's settings, services and broker, built once when the actors are imported."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from ..logs import configure_logging
+from ..services import Services
+from ..settings import get_settings
+from .broker import build_broker
+
+settings = get_settings()
+configure_logging(settings.log_format, settings.log_level)
+services = Services(settings)
+broker = build_broker(settings, services)
+dramatiq.set_broker(broker)

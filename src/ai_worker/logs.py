@@ -1,0 +1,103 @@
+"""Logging: structlog for our lines, the same processors for the standard library's.
+
+Configured once at start-up. JSON lines in production, readable console output in development;
+every line carries the correlation context of the message being processed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import IO
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+_SECRET_KEYS = (
+    "internalservicetoken", "api_key", "apikey", "dsn", "password", "secret", "token", "authorization",
+)  # fmt: skip
+#: ``key: value`` / ``key=value`` pairs inside text (Dramatiq logs message arguments verbatim).
+_SECRET_PAIR = re.compile(
+    r"""(?i)(["']?(?:internalServiceToken|api[_-]?key|password|secret|token|dsn|authorization)["']?\s*[:=]\s*)"""
+    r"""(?:"[^"]*"|'[^']*'|[^\s,}'"]+)"""
+)
+#: Credentials in URLs and presigned-URL signatures.
+_URL_SECRETS = re.compile(
+    r"(?i)(://)[^/@\s:]+(?::[^/@\s]*)?@|(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s'\"]+"
+)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with secret values replaced by ``[redacted]``."""
+    text = _SECRET_PAIR.sub(lambda m: m.group(1) + "'[redacted]'", text)
+    return _URL_SECRETS.sub(_redact_url_secret, text)
+
+
+def _redact_url_secret(match: re.Match[str]) -> str:
+    if match.group(1):  # user:password@ in a URL
+        return match.group(1) + "[redacted]@"
+    return match.group(2) + "[redacted]"
+
+
+def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Replace the value of any secret-looking key, and secrets inside any text value."""
+    for key, value in list(event_dict.items()):
+        if any(marker in key.lower() for marker in _SECRET_KEYS):
+            event_dict[key] = "[redacted]"
+        elif isinstance(value, str):
+            event_dict[key] = redact_text(value)
+    return event_dict
+
+
+class _DropReturnValueWarning(logging.Filter):
+    """Our actors return result payloads for the publisher middleware, not for Dramatiq's Results."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned a value that is not None" not in record.getMessage()
+
+
+_SHARED: list[Processor] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    redact_secrets,
+]
+
+
+def build_handler(log_format: str, stream: IO[str]) -> logging.Handler:
+    """A handler rendering every record, ours and the libraries', as JSON or console lines."""
+    renderer: Processor = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_SHARED,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            redact_secrets,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    handler.addFilter(_DropReturnValueWarning())
+    return handler
+
+
+def configure_logging(log_format: str = "json", level: str = "INFO") -> None:
+    """Route structlog and standard logging through one handler on the root logger."""
+    structlog.configure(
+        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [build_handler(log_format, sys.stderr)]
+    root.setLevel(level)
+    for noisy in ("chromadb", "httpx", "sentence_transformers", "urllib3", "botocore", "filelock"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,74 @@
+"""The outside parts a task uses, built from settings on first use and shared by the process."""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import cached_property
+
+from .adapters.blobs import BlobStore, LocalBlobStore
+from .adapters.sinks import MemorySink, ResultSink
+from .adapters.vectors import ChromaVectorStore
+from .pipelines.embed import Embedder
+from .pipelines.text import TextAnalyzer
+from .settings import ConfigurationError, Settings
+
+
+def build_embedder(name: str, analyzer: TextAnalyzer) -> Embedder:
+    """The embedder named by ``EMBEDDER``: ``hybrid``, ``lexical``, or a sentence-transformers model."""
+    if name == "lexical":
+        return Embedder(analyzer, None, mode="lexical")
+    from .adapters.encoders import DEFAULT_MODEL, SentenceTransformerEncoder
+
+    if name == "hybrid":
+        return Embedder(analyzer, SentenceTransformerEncoder(DEFAULT_MODEL), mode="hybrid")
+    return Embedder(analyzer, SentenceTransformerEncoder(name), mode="model")
+
+
+def collection_name(embedder: str) -> str:
+    """The Chroma collection for vectors of one embedder (dimensions differ between embedders)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", embedder).strip("-._")[:48] or "default"
+    return f"nodes-{slug}"
+
+
+class Services:
+    """Blob store, vector store, result sink and embedder chosen by ``settings``."""
+
+    def __init__(self, settings: Settings, sink: ResultSink | None = None) -> None:
+        self.settings = settings
+        self.sink: ResultSink = sink if sink is not None else self._build_sink()
+        self._lock = threading.Lock()
+
+    def _build_sink(self) -> ResultSink:
+        if self.settings.broker == "stub":
+            return MemorySink()
+        raise ConfigurationError(f"BROKER={self.settings.broker}: no result sink for this broker yet")
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        """Where inputs are read and results written."""
+        if self.settings.s3_payload_bucket:
+            raise ConfigurationError("S3_PAYLOAD_BUCKET: the S3 blob store is not available yet")
+        return LocalBlobStore(self.settings.blob_dir)
+
+    @cached_property
+    def analyzer(self) -> TextAnalyzer:
+        """The shared Korean/English text analyser."""
+        return TextAnalyzer()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder (the model loads on first use, once)."""
+        with self._lock:
+            if "_embedder" not in self.__dict__:
+                self.__dict__["_embedder"] = build_embedder(self.settings.embedder, self.analyzer)
+            embedder: Embedder = self.__dict__["_embedder"]
+            return embedder
+
+    @cached_property
+    def vectors(self) -> ChromaVectorStore:
+        """The node vector store."""
+        name = collection_name(self.settings.embedder)
+        if self.settings.chroma_host:
+            return ChromaVectorStore(name, host=self.settings.chroma_host, port=self.settings.chroma_port)
+        return ChromaVectorStore(name, path=self.settings.chroma_path)
