@@ -21,6 +21,7 @@ from ai_worker.models.results import (
     stage_label,
 )
 from ai_worker.models.summary import SummaryDocument
+
 from helpers import EXAMPLES, example
 
 
