@@ -2,8 +2,8 @@
 
 Korean goes through kiwipiepy's morphological analyser (nouns and verb/adjective stems, no particles
 or endings); Latin-script words through a regular expression with a light English lemmatiser. A
-bundled Korean-to-English lexicon glosses Korean nouns and stems with English words, so a Korean
-and an English text on the same topic share features (the "bridge").
+bundled Korean-to-English lexicon glosses Korean nouns and stems with their primary English sense,
+so a Korean and an English text on the same topic share features (the "bridge").
 """
 
 from __future__ import annotations
@@ -190,9 +190,10 @@ class TextAnalyzer:
                 result.features.append(form + "다")
             else:
                 continue
-            for gloss in self.lexicon.get(form, ()):
-                result.features.append(gloss)
-                view.append(gloss)
+            glosses = self.lexicon.get(form)
+            if glosses:  # the primary sense only: further senses blur topics (bench/quality.py)
+                result.features.append(glosses[0])
+                view.append(glosses[0])
         english_tokens = 0
         for match in _LATIN_WORD.finditer(cleaned):
             word = match.group(0)
