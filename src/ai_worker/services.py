@@ -6,12 +6,12 @@ import re
 import threading
 from functools import cached_property
 
-from .adapters.blobs import BlobStore, LocalBlobStore
-from .adapters.sinks import MemorySink, ResultSink
+from .adapters.blobs import BlobStore, LocalBlobStore, S3BlobStore
+from .adapters.sinks import MemorySink, RedisResultSink, ResultSink, SQSResultSink
 from .adapters.vectors import ChromaVectorStore
 from .pipelines.embed import Embedder
 from .pipelines.text import TextAnalyzer
-from .settings import ConfigurationError, Settings
+from .settings import Settings
 
 
 def build_embedder(name: str, analyzer: TextAnalyzer) -> Embedder:
@@ -25,6 +25,21 @@ def build_embedder(name: str, analyzer: TextAnalyzer) -> Embedder:
     return Embedder(analyzer, SentenceTransformerEncoder(name), mode="model")
 
 
+def build_sink(settings: Settings) -> ResultSink:
+    """Where answers go: the SQS result queue, a Redis list, or memory (stub broker)."""
+    if settings.broker == "sqs":
+        from .adapters.aws import client
+
+        assert settings.sqs_result_queue_url is not None  # checked by Settings
+        sqs = client("sqs", region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+        return SQSResultSink(sqs, settings.sqs_result_queue_url)
+    if settings.broker == "redis":
+        import redis
+
+        return RedisResultSink(redis.Redis.from_url(settings.redis_url))
+    return MemorySink()
+
+
 def collection_name(embedder: str) -> str:
     """The Chroma collection for vectors of one embedder (dimensions differ between embedders)."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", embedder).strip("-._")[:48] or "default"
@@ -36,20 +51,23 @@ class Services:
 
     def __init__(self, settings: Settings, sink: ResultSink | None = None) -> None:
         self.settings = settings
-        self.sink: ResultSink = sink if sink is not None else self._build_sink()
+        self.sink: ResultSink = sink if sink is not None else build_sink(settings)
         self._lock = threading.Lock()
-
-    def _build_sink(self) -> ResultSink:
-        if self.settings.broker == "stub":
-            return MemorySink()
-        raise ConfigurationError(f"BROKER={self.settings.broker}: no result sink for this broker yet")
 
     @cached_property
     def blobs(self) -> BlobStore:
-        """Where inputs are read and results written."""
+        """Where inputs are read and results written: S3 when a payload bucket is set."""
         if self.settings.s3_payload_bucket:
-            raise ConfigurationError("S3_PAYLOAD_BUCKET: the S3 blob store is not available yet")
+            from .adapters.aws import client
+
+            s3 = client("s3", region=self.settings.aws_region, endpoint_url=self.settings.aws_endpoint_url)
+            return S3BlobStore(s3, self.settings.s3_payload_bucket)
         return LocalBlobStore(self.settings.blob_dir)
+
+    @property
+    def max_input_bytes(self) -> int:
+        """The most input one task may read."""
+        return self.settings.max_input_mb * 1024 * 1024
 
     @cached_property
     def analyzer(self) -> TextAnalyzer:

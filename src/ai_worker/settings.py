@@ -30,11 +30,13 @@ class Settings(BaseSettings):
     sqs_request_queue_url: str | None = Field(None, alias="SQS_REQUEST_QUEUE_URL")
     sqs_result_queue_url: str | None = Field(None, alias="SQS_RESULT_QUEUE_URL")
     sqs_dead_letter_queue_url: str | None = Field(None, alias="SQS_DEAD_LETTER_QUEUE_URL")
+    sqs_visibility_timeout: int = Field(120, ge=30, le=43_200, alias="SQS_VISIBILITY_TIMEOUT")
     aws_region: str = Field("ap-northeast-2", alias="AWS_REGION")
     aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
 
     s3_payload_bucket: str | None = Field(None, alias="S3_PAYLOAD_BUCKET")
     blob_dir: Path = Field(Path("var/blobs"), alias="BLOB_DIR")
+    max_input_mb: int = Field(200, ge=1, alias="MAX_INPUT_MB")
 
     chroma_path: Path = Field(Path("var/chroma"), alias="CHROMA_PATH")
     chroma_host: str | None = Field(None, alias="CHROMA_HOST")

@@ -10,7 +10,7 @@ from ..middleware.correlation import Correlation
 from ..middleware.envelope import EnvelopeDecoding
 from ..middleware.results import ResultPublisher
 from ..services import Services
-from ..settings import ConfigurationError, Settings
+from ..settings import Settings
 
 #: The queue every actor consumes (the backend's request queue in production).
 QUEUE = "default"
@@ -20,12 +20,31 @@ MIN_BACKOFF_MS = 15_000
 MAX_BACKOFF_MS = 900_000
 
 
+def make_broker(settings: Settings) -> dramatiq.Broker:
+    """The bare broker chosen by ``BROKER``."""
+    if settings.broker == "sqs":
+        from ..adapters.aws import CLIENT_CONFIG
+        from ..brokers.sqs import EnvelopeSQSBroker
+
+        assert settings.sqs_request_queue_url is not None  # checked by Settings
+        return EnvelopeSQSBroker(
+            request_queue_url=settings.sqs_request_queue_url,
+            dead_letter_queue_url=settings.sqs_dead_letter_queue_url,
+            visibility_timeout=settings.sqs_visibility_timeout,
+            region_name=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url,
+            config=CLIENT_CONFIG,
+        )
+    if settings.broker == "redis":
+        from dramatiq.brokers.redis import RedisBroker
+
+        return RedisBroker(url=settings.redis_url)
+    return StubBroker()
+
+
 def build_broker(settings: Settings, services: Services) -> dramatiq.Broker:
     """The broker with envelope decoding, correlation, result publishing and capped retries."""
-    if settings.broker == "stub":
-        broker: dramatiq.Broker = StubBroker()
-    else:
-        raise ConfigurationError(f"BROKER={settings.broker}: this broker is not available yet")
+    broker = make_broker(settings)
     broker.middleware[:] = [
         Retries(max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS)
         if isinstance(m, Retries)

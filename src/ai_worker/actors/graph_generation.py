@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import structlog
 
-from ..adapters.blobs import BlobStore, put_json
+from ..adapters.blobs import BlobStore, put_json, read_objects
 from ..adapters.vectors import Scalar, vector_id
 from ..errors import InputNotFound, InvalidInput
 from ..middleware.results import report_progress
@@ -72,7 +72,7 @@ def generate_graph(request: GraphGenerationRequest, task_id: str) -> GraphGenera
     blobs = services.blobs
     bucket = request.bucket or services.settings.s3_payload_bucket
     keys = input_keys(blobs, [request.s3_key, *request.extra_s3_keys], bucket)
-    result = ingest((key, blobs.get(key, bucket)) for key in keys)
+    result = ingest(read_objects(blobs, keys, bucket, services.max_input_bytes))
     for key, reason in result.skipped:
         logger.warning("ingest.skipped", key=key, reason=reason)
     if not result.items:

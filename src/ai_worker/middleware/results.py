@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import dramatiq
@@ -21,13 +22,32 @@ import structlog
 from dramatiq.middleware import Middleware
 
 from ..adapters.sinks import ResultSink
-from ..errors import error_code
+from ..errors import PermanentError, error_code
 from ..models.base import utc_now_iso
 from ..models.envelope import Envelope, TaskType, result_type_for
 from ..models.results import RESULT_MODELS, GraphGenerationProgress, ResultPayload, Status, stage_label
-from .envelope import envelope_of
+from .envelope import REJECT_ACTOR, envelope_of
 
 logger = structlog.get_logger(__name__)
+
+#: Message option naming how a failed message failed, for the broker's nack (dead-letter or delete).
+FAILURE_OPTION = "failure"
+
+
+class Failure(StrEnum):
+    """How a message failed for good."""
+
+    REJECTED = "rejected"  # the body could not be read or routed
+    INVALID_REQUEST = "invalid_request"  # a request that was read but cannot be served (already answered)
+    RETRIES_SPENT = "retries_spent"  # transient failures outlasted the retries
+
+
+def classify_failure(message: dramatiq.MessageProxy, error: BaseException) -> Failure:
+    """How ``message`` failed with ``error``."""
+    if message.actor_name == REJECT_ACTOR:
+        return Failure.REJECTED
+    return Failure.INVALID_REQUEST if isinstance(error, PermanentError) else Failure.RETRIES_SPENT
+
 
 #: Intermediate progress messages of one stage are at least this many seconds apart.
 PROGRESS_INTERVAL = 2.0
@@ -133,6 +153,7 @@ class ResultPublisher(Middleware):
                 return
             answer = result
         elif message.failed:
+            message.options[FAILURE_OPTION] = classify_failure(message, exception).value
             answer = failure_payload(request_type, message.args[0] if message.args else None, exception)
         else:
             logger.info("task.retry_scheduled", error_type=type(exception).__name__)

@@ -1,0 +1,1 @@
+"""Brokers the worker adds to Dramatiq's own."""

@@ -1,0 +1,37 @@
+"""The vector store, embedded and as a real Chroma server: upserts by id, queries scoped by user."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ai_worker.adapters.vectors import ChromaVectorStore, vector_id
+from ai_worker.pipelines.embed import normalize_rows
+from servers import chroma_server
+
+
+def exercise(store: ChromaVectorStore) -> None:
+    rng = np.random.default_rng(0)
+    vectors = normalize_rows(rng.normal(size=(40, 16)))
+    ids = [vector_id("alice" if i < 20 else "bob", f"c{i}") for i in range(40)]
+    metadata = [{"userId": "alice" if i < 20 else "bob", "orig_id": f"c{i}"} for i in range(40)]
+    store.upsert(ids, vectors, metadata)
+    store.upsert(ids[:5], vectors[:5], metadata[:5])  # the same ids again: replaced, not duplicated
+    assert store.count("alice") == 20 and store.count("bob") == 20
+    # bob's own vector is nearest to itself, yet alice's query never sees it
+    found = store.nearest("alice", vectors[25], limit=10)
+    assert len(found) == 10 and all(n.metadata["userId"] == "alice" for n in found)
+    mine = store.nearest("bob", vectors[25], limit=1)[0]
+    assert mine.id == "bob_c25" and mine.similarity == pytest.approx(1.0, abs=1e-4)
+    assert set(store.get(["alice_c1", "nobody_c1"])) == {"alice_c1"}
+
+
+def test_embedded(tmp_path: Path) -> None:
+    exercise(ChromaVectorStore("test-embedded", path=tmp_path / "chroma"))
+
+
+def test_server(tmp_path: Path) -> None:
+    with chroma_server(tmp_path / "server") as port:
+        exercise(ChromaVectorStore("test-server", host="127.0.0.1", port=port))
