@@ -99,5 +99,14 @@ def configure_logging(log_format: str = "json", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [build_handler(log_format, sys.stderr)]
     root.setLevel(level)
-    for noisy in ("chromadb", "httpx", "sentence_transformers", "urllib3", "botocore", "filelock"):
+    for noisy in (
+        "chromadb",
+        "httpx",
+        "httpx2",
+        "openai",
+        "sentence_transformers",
+        "urllib3",
+        "botocore",
+        "filelock",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -9,6 +9,7 @@ so a Korean and an English text on the same topic share features (the "bridge").
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -66,6 +67,8 @@ KOREAN_STOP_STEMS = frozenset(
     """.split()
 )
 
+#: Texts per call into kiwipiepy (its token objects are large; converted batch by batch).
+KIWI_BATCH = 256
 _KOREAN_NOUN_TAGS = ("NNG", "NNP", "XR")
 _KOREAN_STEM_TAGS = ("VV", "VA")
 
@@ -160,13 +163,15 @@ class TextAnalyzer:
         korean_parts = [_LATIN_WORD.sub(" ", t) if has_hangul(t) else "" for t in cleaned]
         korean_index = [i for i, part in enumerate(korean_parts) if part]
         morphs: dict[int, list[tuple[str, str]]] = {}
-        if korean_index:
-            kiwi = self._kiwi_instance()
+        kiwi = self._kiwi_instance() if korean_index else None
+        for start in range(0, len(korean_index), KIWI_BATCH):
+            batch = korean_index[start : start + KIWI_BATCH]
             with self._kiwi_lock:
-                tokenized = list(kiwi.tokenize([korean_parts[i] for i in korean_index]))  # type: ignore[attr-defined]
-            for i, tokens in zip(korean_index, tokenized, strict=True):
-                morphs[i] = [(tok.form, tok.tag.split("-")[0]) for tok in tokens]
-        return [self._build(cleaned[i], morphs.get(i, [])) for i in range(len(texts))]
+                tokenized = list(kiwi.tokenize([korean_parts[i] for i in batch]))  # type: ignore[attr-defined]
+            for i, tokens in zip(batch, tokenized, strict=True):
+                # interned: a 10k-conversation history repeats a small vocabulary millions of times
+                morphs[i] = [(sys.intern(tok.form), tok.tag.split("-")[0]) for tok in tokens]
+        return [self._build(cleaned[i], morphs.pop(i, [])) for i in range(len(texts))]
 
     def analyze(self, text: str) -> AnalyzedText:
         """Analyse one text."""
@@ -198,7 +203,7 @@ class TextAnalyzer:
         for match in _LATIN_WORD.finditer(cleaned):
             word = match.group(0)
             view.append(word)
-            lemma = english_lemma(word)
+            lemma = sys.intern(english_lemma(word))
             if len(lemma) < 2 or lemma in ENGLISH_STOP or lemma.isdigit():
                 continue
             english_tokens += 1
