@@ -6,6 +6,8 @@ worker (``BROKER``, ``SQS_*``, ``AWS_ENDPOINT_URL``, ``S3_PAYLOAD_BUCKET``, ``RE
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import uuid
 from collections.abc import Iterator
@@ -151,6 +153,18 @@ def read_results(settings: Settings, *, follow: bool = False, wait: int = 20) ->
         raise SystemExit("results needs BROKER=sqs or BROKER=redis")
 
 
+def fresh_retries(body: str) -> str:
+    """A dead-lettered body ready to run again: a Dramatiq message gets its retry count reset."""
+    try:
+        message = json.loads(base64.b64decode(body, validate=True))
+    except (binascii.Error, ValueError):
+        return body  # a backend envelope or an unreadable body: sent back as it came
+    if not isinstance(message, dict) or "actor_name" not in message:
+        return body
+    message.get("options", {}).pop("retries", None)
+    return base64.b64encode(json.dumps(message).encode()).decode()
+
+
 def dead_letters(settings: Settings, *, redrive: bool = False) -> list[str]:
     """Bodies in the dead-letter queue; with ``redrive``, moved back to the request queue."""
     if not settings.sqs_dead_letter_queue_url:
@@ -168,7 +182,8 @@ def dead_letters(settings: Settings, *, redrive: bool = False) -> list[str]:
         for message in received:
             bodies.append(message["Body"])
             if redrive:
-                sqs.send_message(QueueUrl=settings.sqs_request_queue_url, MessageBody=message["Body"])
+                body = fresh_retries(message["Body"])
+                sqs.send_message(QueueUrl=settings.sqs_request_queue_url, MessageBody=body)
                 sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
             else:
                 handles.append(message["ReceiptHandle"])
