@@ -36,14 +36,14 @@ from dramatiq.encoder import JSONEncoder
 from dramatiq_sqs import SQSBroker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from servers import REGION, aws_client, moto_server  # noqa: E402
+from ai_worker.actors.broker import build_broker
+from ai_worker.adapters.sinks import MemorySink
+from ai_worker.logs import configure_logging
+from ai_worker.models.results import GraphGenerationResult, Status
+from ai_worker.services import Services
+from ai_worker.settings import Settings
 
-from ai_worker.actors.broker import build_broker  # noqa: E402
-from ai_worker.adapters.sinks import MemorySink  # noqa: E402
-from ai_worker.logs import configure_logging  # noqa: E402
-from ai_worker.models.results import GraphGenerationResult, Status  # noqa: E402
-from ai_worker.services import Services  # noqa: E402
-from ai_worker.settings import Settings  # noqa: E402
+from servers import REGION, aws_client, moto_server
 
 THREADS = 8
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -95,7 +95,9 @@ def declare_noop(broker: dramatiq.Broker, counter: Counter, *, task_actor: bool)
 
 
 def envelope(index: int) -> str:
-    return json.dumps({"taskId": f"bench-{index}", "taskType": "BENCH_NOOP_REQUEST", "payload": {"userId": "b"}})
+    return json.dumps(
+        {"taskId": f"bench-{index}", "taskType": "BENCH_NOOP_REQUEST", "payload": {"userId": "b"}}
+    )
 
 
 def fill_sqs(sqs: Any, url: str, bodies: list[str]) -> None:
@@ -160,7 +162,9 @@ def redis_bare(messages: int) -> float:
     declare_noop(broker, counter, task_actor=False)
     for index in range(messages):
         broker.enqueue(
-            dramatiq.Message(queue_name="default", actor_name="bench_noop", args=({"i": index},), kwargs={}, options={})
+            dramatiq.Message(
+                queue_name="default", actor_name="bench_noop", args=({"i": index},), kwargs={}, options={}
+            )
         )
     return timed_run(broker, counter)
 
@@ -170,7 +174,9 @@ def median_rate(run: Callable[[], float], messages: int, rounds: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 
 import networkx as nx
 
@@ -16,14 +17,28 @@ WIDTH, HEIGHT, MARGIN = 1100, 760, 40
 
 
 def layout(graph: GraphDocument, seed: int = 7) -> dict[int, tuple[float, float]]:
-    """Positions in pixels: a force layout where every cluster is pulled toward its own hub."""
+    """Positions in pixels: a force layout where every cluster is pulled toward its own hub, and the
+    hubs sit fixed on a circle so that unconnected clusters stay in the picture."""
     network = nx.Graph()
     network.add_nodes_from(node.id for node in graph.nodes)
     for edge in graph.edges:
         network.add_edge(edge.source, edge.target, weight=edge.weight)
+    hubs = list(graph.metadata.clusters)
+    start: dict[object, tuple[float, float]] = {}
+    for index, cluster_id in enumerate(hubs):
+        angle = 2 * math.pi * index / max(1, len(hubs))
+        start[f"hub:{cluster_id}"] = (math.cos(angle), math.sin(angle))
     for node in graph.nodes:
-        network.add_edge(node.id, f"hub:{node.cluster_id}", weight=0.6)
-    positions = nx.spring_layout(network, seed=seed, weight="weight", iterations=150)
+        network.add_edge(node.id, f"hub:{node.cluster_id}", weight=1.0)
+    positions = nx.spring_layout(
+        network,
+        pos=start or None,
+        fixed=list(start) or None,
+        seed=seed,
+        weight="weight",
+        iterations=200,
+        k=0.12,
+    )
     points = {n: positions[n] for n in network.nodes if isinstance(n, int)}
     xs = [p[0] for p in points.values()] or [0.0]
     ys = [p[1] for p in points.values()] or [0.0]

@@ -49,13 +49,18 @@ def display_term(term: str, language: str) -> str:
 def distinctive_terms(
     labels: np.ndarray, keywords: list[list[Keyword]], limit: int = THEMES
 ) -> dict[int, list[str]]:
-    """Per cluster, the terms frequent inside it and rare in the others."""
+    """Per cluster, the terms that many of its nodes have and few nodes of other clusters have.
+
+    A term counts once per node that lists it (plus its score, to break ties), so one long
+    conversation cannot name a whole cluster.
+    """
     per_cluster: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     overall: dict[str, float] = defaultdict(float)
     for node, label in enumerate(labels.tolist()):
         for keyword in keywords[node]:
-            per_cluster[label][keyword.term] += keyword.score
-            overall[keyword.term] += keyword.score
+            weight = 1.0 + 0.5 * keyword.score
+            per_cluster[label][keyword.term] += weight
+            overall[keyword.term] += weight
     count = max(1, len(per_cluster))
     result: dict[int, list[str]] = {}
     for label, counts in per_cluster.items():
