@@ -21,6 +21,7 @@ from ai_worker.adapters.llm import (
     write_summary_text,
 )
 from ai_worker.settings import Settings
+
 from llm_server import FakeLLM
 
 API_KEY = "sk-test-0123456789-very-secret"

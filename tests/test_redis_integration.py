@@ -18,9 +18,9 @@ import pytest
 import redis
 
 from ai_worker.adapters.sinks import RESULTS_KEY
-from servers import wait_for, worker_process
 
 from helpers import EXAMPLES
+from servers import wait_for, worker_process
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

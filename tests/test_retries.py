@@ -21,6 +21,7 @@ from ai_worker.errors import PermanentError, TransientError
 from ai_worker.local import create_queues
 from ai_worker.services import Services
 from ai_worker.settings import Settings
+
 from servers import REGION, aws_client, moto_server, queue_depth, wait_for
 
 

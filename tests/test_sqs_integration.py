@@ -25,9 +25,9 @@ from ai_worker.brokers.sqs import EnvelopeSQSBroker, decode_body
 from ai_worker.local import create_queues
 from ai_worker.middleware.envelope import REJECT_ACTOR, message_id_for
 from ai_worker.settings import Settings
-from servers import REGION, FlakyProxy, aws_client, moto_server, queue_depth, wait_for, worker_process
 
 from helpers import EXAMPLES, example
+from servers import REGION, FlakyProxy, aws_client, moto_server, queue_depth, wait_for, worker_process
 
 BUCKET = "graphdata-payloads"
 

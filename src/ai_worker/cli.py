@@ -38,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
 
     dlq = commands.add_parser("dlq", help="list dead-lettered messages")
     dlq.add_argument("--redrive", action="store_true", help="move them back to the request queue")
+
+    health = commands.add_parser(
+        "health", help="exit 0 if the worker's consumer is live (its heartbeat file is fresh), else 1"
+    )
+    health.add_argument("--max-age", type=float, help="seconds the heartbeat file may be old")
     return parser
 
 
@@ -60,6 +65,9 @@ def _run(args: argparse.Namespace) -> int:
             return 2
         return run_demo(args.path, args.out, language=args.language)
 
+    if args.command == "health":
+        return _health(args.max_age)
+
     from . import local
 
     settings = load_settings()
@@ -81,6 +89,17 @@ def _run(args: argparse.Namespace) -> int:
         for body in local.dead_letters(settings, redrive=args.redrive):
             print(body)
     return 0
+
+
+def _health(max_age: float | None) -> int:
+    """The container health check: the worker process touches the file from a live consumer."""
+    from .middleware.liveness import MAX_AGE, is_fresh
+
+    path = load_settings().health_file
+    if is_fresh(path, MAX_AGE if max_age is None else max_age):
+        return 0
+    print(f"ai-worker health: {path} is missing or stale: no live consumer", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

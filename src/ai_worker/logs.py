@@ -40,10 +40,16 @@ def _redact_url_secret(match: re.Match[str]) -> str:
     return match.group(2) + "[redacted]"
 
 
+def is_secret_key(key: str) -> bool:
+    """True if a field named ``key`` holds a secret (token, API key, DSN, password...)."""
+    lowered = key.lower()
+    return any(marker in lowered for marker in _SECRET_KEYS)
+
+
 def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """Replace the value of any secret-looking key, and secrets inside any text value."""
     for key, value in list(event_dict.items()):
-        if any(marker in key.lower() for marker in _SECRET_KEYS):
+        if is_secret_key(key):
             event_dict[key] = "[redacted]"
         elif isinstance(value, str):
             event_dict[key] = redact_text(value)

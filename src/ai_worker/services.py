@@ -9,6 +9,7 @@ from functools import cached_property
 from .adapters.blobs import BlobStore, LocalBlobStore, S3BlobStore
 from .adapters.sinks import MemorySink, RedisResultSink, ResultSink, SQSResultSink
 from .adapters.vectors import ChromaVectorStore
+from .audit import audit_calls
 from .pipelines.embed import Embedder
 from .pipelines.text import TextAnalyzer
 from .settings import Settings
@@ -46,12 +47,24 @@ def collection_name(embedder: str) -> str:
     return f"nodes-{slug}"
 
 
+#: The calls of each outside service that are audited (``audit.py``).
+AUDITED_BLOB_CALLS = ("list_keys", "size", "get", "put")
+AUDITED_VECTOR_CALLS = ("upsert", "nearest", "get", "count")
+AUDITED_SINK_CALLS = ("publish",)
+
+
 class Services:
-    """Blob store, vector store, result sink and embedder chosen by ``settings``."""
+    """Blob store, vector store, result sink and embedder chosen by ``settings``.
+
+    Every call to an outside service (blob store, vector store, result sink) is audited here, where
+    the adapters are built.
+    """
 
     def __init__(self, settings: Settings, sink: ResultSink | None = None) -> None:
         self.settings = settings
-        self.sink: ResultSink = sink if sink is not None else build_sink(settings)
+        self.sink: ResultSink = audit_calls(
+            sink if sink is not None else build_sink(settings), "result_sink", AUDITED_SINK_CALLS
+        )
         self._lock = threading.Lock()
 
     @cached_property
@@ -61,8 +74,10 @@ class Services:
             from .adapters.aws import client
 
             s3 = client("s3", region=self.settings.aws_region, endpoint_url=self.settings.aws_endpoint_url)
-            return S3BlobStore(s3, self.settings.s3_payload_bucket)
-        return LocalBlobStore(self.settings.blob_dir)
+            store: BlobStore = S3BlobStore(s3, self.settings.s3_payload_bucket)
+        else:
+            store = LocalBlobStore(self.settings.blob_dir)
+        return audit_calls(store, "blob_store", AUDITED_BLOB_CALLS)
 
     @property
     def max_input_bytes(self) -> int:
@@ -88,5 +103,7 @@ class Services:
         """The node vector store."""
         name = collection_name(self.settings.embedder)
         if self.settings.chroma_host:
-            return ChromaVectorStore(name, host=self.settings.chroma_host, port=self.settings.chroma_port)
-        return ChromaVectorStore(name, path=self.settings.chroma_path)
+            store = ChromaVectorStore(name, host=self.settings.chroma_host, port=self.settings.chroma_port)
+        else:
+            store = ChromaVectorStore(name, path=self.settings.chroma_path)
+        return audit_calls(store, "vector_store", AUDITED_VECTOR_CALLS)

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(None, alias="LLM_MODEL")
 
     sentry_dsn: SecretStr | None = Field(None, alias="SENTRY_DSN")
+    sentry_environment: str | None = Field(None, alias="SENTRY_ENVIRONMENT")
+    sentry_release: str | None = Field(None, alias="SENTRY_RELEASE")
+    sentry_traces_sample_rate: float = Field(0.1, ge=0.0, le=1.0, alias="SENTRY_TRACES_SAMPLE_RATE")
+    metrics: bool = Field(True, alias="METRICS")
+    health_file: Path = Field(Path("/tmp/ai-worker.alive"), alias="HEALTH_FILE")
+    ecs_agent_uri: str | None = Field(None, alias="ECS_AGENT_URI")
+    ecs_protection_minutes: int = Field(120, ge=1, le=2880, alias="ECS_PROTECTION_MINUTES")
     log_format: Literal["json", "console"] = Field("json", alias="LOG_FORMAT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", alias="LOG_LEVEL")
 

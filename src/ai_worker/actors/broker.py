@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import dramatiq
+import sentry_sdk
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Retries
+from sentry_sdk.integrations.dramatiq import SentryMiddleware
 
 from ..middleware.correlation import Correlation
 from ..middleware.envelope import EnvelopeDecoding
+from ..middleware.liveness import Liveness
+from ..middleware.metrics import TaskMetrics
 from ..middleware.results import ResultPublisher
+from ..middleware.sentry_scope import SentryScope
+from ..middleware.stages import StageTiming
+from ..middleware.task_protection import TaskProtection
 from ..services import Services
 from ..settings import Settings
 
@@ -43,7 +50,11 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
 
 
 def build_broker(settings: Settings, services: Services) -> dramatiq.Broker:
-    """The broker with envelope decoding, correlation, result publishing and capped retries."""
+    """The broker with envelope decoding, correlation, result publishing and capped retries, and the
+    operational middleware: Sentry scope, stage timing, metrics, ECS task protection and liveness.
+
+    Correlation comes first so that every other middleware (and Sentry's) sees the context.
+    """
     broker = make_broker(settings)
     broker.middleware[:] = [
         Retries(max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS)
@@ -56,5 +67,27 @@ def build_broker(settings: Settings, services: Services) -> dramatiq.Broker:
     broker.add_middleware(decoding)
     broker.middleware.insert(0, Correlation())
     broker.add_middleware(ResultPublisher(services.sink), before=Retries)
+    broker.add_middleware(StageTiming())
+    install_sentry_scope(broker)
+    if settings.metrics and settings.broker != "stub":
+        from dramatiq.middleware.prometheus import Prometheus
+
+        broker.add_middleware(Prometheus())
+        broker.add_middleware(TaskMetrics())
+    if settings.ecs_agent_uri:
+        broker.add_middleware(
+            TaskProtection(settings.ecs_agent_uri, expires_minutes=settings.ecs_protection_minutes)
+        )
+    broker.add_middleware(Liveness(settings.health_file))
     dramatiq.set_encoder(decoding.encoder)
     return broker
+
+
+def install_sentry_scope(broker: dramatiq.Broker) -> None:
+    """With Sentry initialised: ``SentryScope`` right after the integration's middleware."""
+    if not sentry_sdk.get_client().is_active():
+        return
+    if not any(isinstance(m, SentryMiddleware) for m in broker.middleware):
+        broker.middleware.insert(1, SentryMiddleware())  # a broker built before sentry_sdk.init
+    position = next(i for i, m in enumerate(broker.middleware) if isinstance(m, SentryMiddleware))
+    broker.middleware.insert(position + 1, SentryScope())

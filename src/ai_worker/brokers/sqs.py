@@ -13,19 +13,27 @@ What differs from plain dramatiq-sqs, and why (DESIGN.md decision 1):
 - Delays are capped at SQS's 15 minutes instead of raising (which would drop the task).
 - The visibility timeout is short (default 120 s) and long polling really waits (20 s).
 - Acknowledgements are deleted in batches of up to 10 before the next receive.
+- Held messages stay invisible through a heartbeat (``visibility.py``), for at most their actor's time
+  limit plus one visibility timeout (DESIGN.md decision 4).
+- On worker shutdown the consumers stop receiving and release their prefetched messages at once; what
+  is still processing when the worker's shutdown timeout runs out is released when the consumer closes
+  (visibility 0), so another worker takes it at once (DESIGN.md decision 5).
 """
 
 from __future__ import annotations
 
 import binascii
 import json
+import threading
 import time
 from base64 import b64decode
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import dramatiq
-from dramatiq.common import compute_backoff
+from dramatiq.common import compute_backoff, iter_queue
 from dramatiq.logging import get_logger
+from dramatiq.middleware import TimeLimit
 from dramatiq_sqs import SQSBroker
 from dramatiq_sqs.broker import (
     MAX_DELAY_SECONDS,
@@ -38,11 +46,14 @@ from dramatiq_sqs.broker import (
 from ..errors import InvalidJSON
 from ..middleware.envelope import EnvelopeEncoder
 from ..middleware.results import FAILURE_OPTION, Failure
+from .visibility import Held, VisibilityHeartbeat
 
 #: Default seconds a received message stays invisible (a heartbeat extends it for long tasks).
 DEFAULT_VISIBILITY_TIMEOUT = 120
 #: Deletes per DeleteMessageBatch call (the API's maximum).
 ACK_BATCH = 10
+#: Seconds between polls of a draining consumer (it no longer receives).
+DRAIN_POLL_SECONDS = 0.5
 
 
 def decode_body(body: str, message_id: str) -> dramatiq.Message[Any]:
@@ -80,14 +91,29 @@ def _message(fields: dict[str, Any]) -> dramatiq.Message[Any]:
 
 
 class EnvelopeSQSConsumer(SQSConsumer):
-    """Consumes the request queue: decodes every body, batches deletes, dead-letters at once."""
+    """Consumes the request queue: decodes every body, batches deletes, dead-letters at once.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    Every message it holds (prefetched or being processed) is kept invisible by the broker's
+    ``VisibilityHeartbeat``. ``drain`` (worker shutdown) stops receiving and releases the prefetched
+    messages at once; ``close`` after a drain releases whatever is still held, so another worker takes
+    it immediately instead of after the visibility timeout.
+    """
+
+    def __init__(self, *args: Any, heartbeat: VisibilityHeartbeat, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.pending_acks: list[_SQSMessage] = []
+        self.heartbeat = heartbeat
+        self.limit_for: Callable[[dramatiq.Message[Any]], float] = lambda message: float(
+            heartbeat.visibility_timeout
+        )
+        self.draining = False
+        self.receiving = threading.Lock()
+        #: Monotonic time of the last poll of the consumer loop (the liveness middleware reads it).
+        self.last_poll = time.monotonic()
 
     def ack(self, message: _SQSMessage) -> None:
         """Delete the message with the next batch (before the next receive)."""
+        self.heartbeat.drop(message._sqs_message.receipt_handle)
         self.pending_acks.append(message)
         self.message_refc -= 1
         if len(self.pending_acks) >= ACK_BATCH:
@@ -95,6 +121,7 @@ class EnvelopeSQSConsumer(SQSConsumer):
 
     def nack(self, message: _SQSMessage) -> None:
         """Dead-letter a rejected body or a task whose retries are spent; delete an answered bad request."""
+        self.heartbeat.drop(message._sqs_message.receipt_handle)
         understood = message.options.get(FAILURE_OPTION) == Failure.INVALID_REQUEST
         if understood or self.dead_letter_queue is None:
             if not understood:
@@ -104,6 +131,11 @@ class EnvelopeSQSConsumer(SQSConsumer):
             self.dead_letter_queue.send_message(MessageBody=message._sqs_message.body)
             message._sqs_message.delete()
         self.message_refc -= 1
+
+    def requeue(self, messages: Iterable[_SQSMessage]) -> None:
+        """Make ``messages`` visible again at once."""
+        held = [h for m in messages if (h := self.heartbeat.drop(m._sqs_message.receipt_handle))]
+        self.message_refc -= self.heartbeat.change(held, 0)
 
     def flush_acks(self) -> None:
         """Delete acknowledged messages, up to 10 per call."""
@@ -119,32 +151,54 @@ class EnvelopeSQSConsumer(SQSConsumer):
             for failure in response.get("Failed", []):
                 self.logger.warning("Delete failed for a message: %s", failure.get("Code"))
 
+    def drain(self) -> None:
+        """Stop receiving and release the prefetched messages (the worker is shutting down)."""
+        self.draining = True
+        self.release_prefetched()
+
+    def release_prefetched(self) -> None:
+        """Make the messages received but not yet handed to a worker thread visible again."""
+        buffered = []
+        while self.messages:
+            buffered.append(self.messages.popleft())
+        if buffered:
+            self.requeue(buffered)
+            self.logger.info("Released %d prefetched message(s).", len(buffered))
+
     def close(self) -> None:
-        """Delete what was acknowledged, release what was prefetched."""
+        """Delete what was acknowledged and release what was prefetched; after a drain, also release
+        what is still being processed (it cannot finish) and stop the heartbeat."""
         try:
             self.flush_acks()
         finally:
-            super().close()
+            # A receive still in flight may bring messages in: wait for it (at most one long poll).
+            acquired = self.receiving.acquire(timeout=self.wait_time_seconds + 5)
+            try:
+                self.release_prefetched()
+                if self.draining:
+                    unfinished = self.heartbeat.holding()
+                    if unfinished:
+                        released = self.heartbeat.release(unfinished)
+                        self.logger.warning("Released %d unfinished message(s).", released)
+                    self.heartbeat.stop()
+            finally:
+                if acquired:
+                    self.receiving.release()
 
     def __next__(self) -> dramatiq.Message[Any] | None:
+        self.last_poll = time.monotonic()
         if self.pending_acks:
             self.flush_acks()
+        if self.draining:
+            time.sleep(DRAIN_POLL_SECONDS)
+            return None
         if self.messages:
             self.misses = 0
             message: dramatiq.Message[Any] = self.messages.popleft()
             return message
         if self.message_refc < self.prefetch:
-            received = self.queue.receive_messages(
-                MaxNumberOfMessages=self.prefetch - self.message_refc,
-                WaitTimeSeconds=self.wait_time_seconds,
-                VisibilityTimeout=self.visibility_timeout or DEFAULT_VISIBILITY_TIMEOUT,
-                MessageSystemAttributeNames=["ApproximateReceiveCount"],
-            )
-            for sqs_message in received:
-                self.messages.append(
-                    _SQSMessage(sqs_message, decode_body(sqs_message.body, sqs_message.message_id))
-                )
-                self.message_refc += 1
+            with self.receiving:
+                self.receive()
         if self.messages:
             self.misses = 0
             message = self.messages.popleft()
@@ -154,6 +208,22 @@ class EnvelopeSQSConsumer(SQSConsumer):
             self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=1000)
             time.sleep(backoff_ms / 1000)
         return None
+
+    def receive(self) -> None:
+        """Receive up to the free prefetch slots; hold what comes (release it at once when draining)."""
+        received = self.queue.receive_messages(
+            MaxNumberOfMessages=self.prefetch - self.message_refc,
+            WaitTimeSeconds=self.wait_time_seconds,
+            VisibilityTimeout=self.visibility_timeout or DEFAULT_VISIBILITY_TIMEOUT,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        )
+        for sqs_message in received:
+            message = _SQSMessage(sqs_message, decode_body(sqs_message.body, sqs_message.message_id))
+            self.heartbeat.hold(Held(sqs_message.receipt_handle, message.message_id, self.limit_for(message)))
+            self.messages.append(message)
+            self.message_refc += 1
+        if self.draining:
+            self.release_prefetched()
 
 
 class EnvelopeSQSBroker(SQSBroker):
@@ -183,6 +253,52 @@ class EnvelopeSQSBroker(SQSBroker):
         self.dead_letter_queue_url = dead_letter_queue_url
         self.wait_time_seconds = min(wait_time_seconds, MAX_WAIT_TIME_SECONDS)
         self._dead_letter_queue: Any = None
+        self._heartbeat: VisibilityHeartbeat | None = None
+        self._heartbeat_lock = threading.Lock()
+
+    @property
+    def heartbeat(self) -> VisibilityHeartbeat:
+        """The visibility heartbeat of the request queue, started on first use."""
+        with self._heartbeat_lock:
+            if self._heartbeat is None or self._heartbeat.stopped.is_set():
+                self._heartbeat = VisibilityHeartbeat(
+                    self.sqs.meta.client,
+                    self.request_queue.url,
+                    self.visibility_timeout or DEFAULT_VISIBILITY_TIMEOUT,
+                )
+                self._heartbeat.start()
+            return self._heartbeat
+
+    def hold_limit(self, message: dramatiq.Message[Any]) -> float:
+        """Seconds a message may be held: its actor's time limit plus one visibility timeout."""
+        default = next((m.time_limit for m in self.middleware if isinstance(m, TimeLimit)), 600_000)
+        try:
+            limit = self.get_actor(message.actor_name).options.get("time_limit", default)
+        except dramatiq.ActorNotFound:
+            limit = default
+        limit = message.options.get("time_limit", limit)
+        return float(limit) / 1000 + (self.visibility_timeout or DEFAULT_VISIBILITY_TIMEOUT)
+
+    def emit_before(self, signal: str, *args: Any, **kwargs: Any) -> None:
+        """Besides the middleware: a message's hold bound counts from when its processing starts, and
+        a worker shutting down drains its consumers first."""
+        if signal == "process_message" and isinstance(args[0], _SQSMessage):
+            self.heartbeat.started(args[0]._sqs_message.receipt_handle)
+        elif signal == "worker_shutdown":
+            self.drain(args[0])
+        super().emit_before(signal, *args, **kwargs)
+
+    def drain(self, worker: dramatiq.Worker) -> None:
+        """Stop the worker's consumers receiving; release their prefetched and queued messages."""
+        consumers = [
+            t.consumer for t in worker.consumers.values() if isinstance(t.consumer, EnvelopeSQSConsumer)
+        ]
+        for consumer in consumers:
+            consumer.drain()
+        queued = [item.message for item in iter_queue(worker.work_queue)]
+        if consumers and queued:
+            consumers[0].requeue(queued)
+            self.logger.info("Released %d queued message(s).", len(queued))
 
     @property
     def consumer_class(self) -> type[EnvelopeSQSConsumer]:
@@ -215,13 +331,16 @@ class EnvelopeSQSBroker(SQSBroker):
     ) -> EnvelopeSQSConsumer:
         """A consumer of the request queue with long polling and at most 10 messages in flight."""
         self._ensure_queue(queue_name)
-        return EnvelopeSQSConsumer(
+        consumer = EnvelopeSQSConsumer(
             self.request_queue,
             min(prefetch, MAX_PREFETCH),
             self.wait_time_seconds * 1000,
             dead_letter_queue=self.dead_letter_target(),
             visibility_timeout=self.visibility_timeout,
+            heartbeat=self.heartbeat,
         )
+        consumer.limit_for = self.hold_limit
+        return consumer
 
     def enqueue(self, message: dramatiq.Message[Any], *, delay: int | None = None) -> dramatiq.Message[Any]:
         """Send a Dramatiq message; a delay beyond SQS's 15 minutes is capped, never an error."""

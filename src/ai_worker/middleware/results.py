@@ -27,6 +27,8 @@ from ..models.base import utc_now_iso
 from ..models.envelope import Envelope, TaskType, result_type_for
 from ..models.results import RESULT_MODELS, GraphGenerationProgress, ResultPayload, Status, stage_label
 from .envelope import REJECT_ACTOR, envelope_of
+from .metrics import record_answer
+from .stages import stage_reported
 
 logger = structlog.get_logger(__name__)
 
@@ -70,7 +72,11 @@ _progress: ContextVar[_Progress | None] = ContextVar("ai_worker_progress", defau
 
 
 def report_progress(stage: int, fraction: float) -> None:
-    """Publish ``GRAPH_GENERATION_PROGRESS`` for the current message (throttled; a no-op outside one)."""
+    """Publish ``GRAPH_GENERATION_PROGRESS`` for the current message (throttled; a no-op outside one).
+
+    Stage starts and ends are also audited and timed (``stages.stage_reported``).
+    """
+    stage_reported(stage, fraction)
     state = _progress.get()
     if state is None:
         return
@@ -174,3 +180,4 @@ class ResultPublisher(Middleware):
         )
         self.sink.publish(envelope.to_wire())
         logger.info("task.answered", status=answer.status.value, errorCode=answer.error_code)
+        record_answer(request_type, answer.status.value, answer.error_code)
