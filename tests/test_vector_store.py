@@ -9,6 +9,7 @@ import pytest
 
 from ai_worker.adapters.vectors import ChromaVectorStore, vector_id
 from ai_worker.pipelines.embed import normalize_rows
+
 from servers import chroma_server
 
 

@@ -4,7 +4,7 @@
 one actor on it, with the ``taskType`` it serves.
 """
 
-from . import graph_generation, rejection
+from . import add_node, graph_generation, graph_summary, rejection
 from .runtime import broker, services, settings
 
-__all__ = ["broker", "graph_generation", "rejection", "services", "settings"]
+__all__ = ["add_node", "broker", "graph_generation", "graph_summary", "rejection", "services", "settings"]

@@ -6,6 +6,7 @@ import numpy as np
 import structlog
 
 from ..adapters.blobs import BlobStore, put_json, read_objects
+from ..adapters.llm import LLMClient, name_cluster
 from ..adapters.vectors import Scalar, vector_id
 from ..errors import InputNotFound, InvalidInput
 from ..middleware.results import report_progress
@@ -15,7 +16,10 @@ from ..models.requests import GraphGenerationRequest
 from ..models.results import GraphGenerationResult, Status
 from ..pipelines.graph_generation import GraphParams, build_graph
 from ..pipelines.ingest import ingest
+from ..pipelines.polish import rename_clusters
 from .base import task_actor
+from .graph_summary import write_summary
+from .llm import task_llm
 from .runtime import services
 
 logger = structlog.get_logger(__name__)
@@ -66,9 +70,39 @@ def node_metadata(user_id: str, task_id: str, graph: GraphDocument) -> list[dict
     return rows
 
 
+def improve_names(graph: GraphDocument, language: str, llm: LLMClient | None) -> None:
+    """Let ``llm`` rename clusters and subclusters where it answers; offline names stay otherwise."""
+    if llm is None:
+        return
+    changed = rename_clusters(graph, lambda themes, titles: name_cluster(llm, language, themes, titles))
+    logger.info("graph.names_improved", changed=changed)
+
+
+def add_summary(
+    request: GraphGenerationRequest, task_id: str, graph: GraphDocument, llm: LLMClient | None
+) -> str:
+    """Stage 6: write ``summary.json`` for ``graph``; returns its key."""
+    report_progress(6, 0.0)
+    language = request.summary_language or request.language
+    key = write_summary(services.blobs, request.user_id, task_id, graph, language, llm)
+    report_progress(6, 1.0)
+    return key
+
+
 @task_actor(TaskType.GRAPH_GENERATION_REQUEST, GraphGenerationRequest)
 def generate_graph(request: GraphGenerationRequest, task_id: str) -> GraphGenerationResult:
     """Build the user's knowledge graph and answer with the keys of its documents."""
+    llm = task_llm(services.settings)
+    try:
+        return _generate_graph(request, task_id, llm)
+    finally:
+        if llm is not None:
+            llm.close()
+
+
+def _generate_graph(
+    request: GraphGenerationRequest, task_id: str, llm: LLMClient | None
+) -> GraphGenerationResult:
     blobs = services.blobs
     bucket = request.bucket or services.settings.s3_payload_bucket
     keys = input_keys(blobs, [request.s3_key, *request.extra_s3_keys], bucket)
@@ -86,6 +120,7 @@ def generate_graph(request: GraphGenerationRequest, task_id: str) -> GraphGenera
         num_clusters=request.num_clusters,
     )
     built = build_graph(result.items, services.embedder, params, report=report_progress)
+    improve_names(built.graph, request.language, llm)
 
     out_bucket = services.settings.s3_payload_bucket
     put_json(blobs, graph_key(request.user_id, task_id), built.graph, out_bucket)
@@ -100,8 +135,13 @@ def generate_graph(request: GraphGenerationRequest, task_id: str) -> GraphGenera
     except Exception as error:  # the graph stands without its vectors: partial success
         logger.error("vectors.upsert_failed", error_type=type(error).__name__, exc_info=True)
         errors.append(f"vector indexing failed: {type(error).__name__}")
+    summary_s3_key: str | None = None
     if request.include_summary:
-        errors.append("summary is not available in this worker version")
+        try:
+            summary_s3_key = add_summary(request, task_id, built.graph, llm)
+        except Exception as error:  # the graph stands without its summary: partial success
+            logger.error("summary.failed", error_type=type(error).__name__, exc_info=True)
+            errors.append(f"summary failed: {type(error).__name__}")
     logger.info(
         "graph.done",
         nodes=built.graph.metadata.total_nodes,
@@ -113,7 +153,8 @@ def generate_graph(request: GraphGenerationRequest, task_id: str) -> GraphGenera
         status=Status.COMPLETED,
         result_s3_key=graph_key(request.user_id, task_id),
         features_s3_key=features_key(request.user_id, task_id),
-        summary_included=False,
+        summary_included=summary_s3_key is not None,
+        summary_s3_key=summary_s3_key,
         chat_id=request.chat_id,
         error="; ".join(errors) or None,
     )

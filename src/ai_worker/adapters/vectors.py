@@ -97,3 +97,35 @@ class ChromaVectorStore:
         if user_id is None:
             return int(self._collection.count())
         return len(self._collection.get(where={"userId": user_id}, include=[])["ids"])
+
+    def user_nodes(self, user_id: str) -> tuple[list[str], np.ndarray, list[dict[str, Any]]]:
+        """Every vector of ``user_id``: ids, vectors (rows) and metadata."""
+        found = self._collection.get(where={"userId": user_id}, include=["embeddings", "metadatas"])
+        ids = list(found["ids"])
+        metadatas = [dict(m or {}) for m in (found.get("metadatas") or [])]
+        embeddings = found.get("embeddings")
+        if not ids or embeddings is None:
+            return [], np.zeros((0, 0), dtype=np.float32), []
+        return ids, np.asarray(embeddings, dtype=np.float32), metadatas
+
+
+class UserVectors:
+    """One user's view of the store: every query filtered by ``userId``, every answer checked."""
+
+    def __init__(self, store: ChromaVectorStore, user_id: str) -> None:
+        self.store = store
+        self.user_id = user_id
+
+    def nearest(self, vector: np.ndarray, limit: int) -> list[Neighbour]:
+        """The ``limit`` nearest vectors of this user, most similar first."""
+        found = self.store.nearest(self.user_id, vector, limit)
+        for neighbour in found:
+            if neighbour.metadata.get("userId") != self.user_id:
+                raise RuntimeError("the vector store returned another user's vector")
+        return found
+
+    def add(self, id: str, vector: np.ndarray, metadata: dict[str, Scalar]) -> None:
+        """Insert or replace one vector of this user."""
+        if metadata.get("userId") != self.user_id or not id.startswith(f"{self.user_id}_"):
+            raise ValueError("a vector must carry its own user's id")
+        self.store.upsert([id], np.asarray(vector, dtype=np.float32)[None, :], [metadata])

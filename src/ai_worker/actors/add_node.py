@@ -1,0 +1,120 @@
+"""ADD_NODE_REQUEST: new conversations and notes placed into a user's graph, ``result.json`` out."""
+
+from __future__ import annotations
+
+import numpy as np
+import structlog
+
+from ..adapters.blobs import read_objects
+from ..adapters.llm import LLMClient, explain_assignment, name_cluster
+from ..adapters.vectors import ChromaVectorStore, UserVectors
+from ..errors import InvalidInput
+from ..models.envelope import TaskType
+from ..models.requests import AddNodeRequest
+from ..models.results import AddNodeResult, Status
+from ..pipelines.add_node import (
+    Batch,
+    Explainer,
+    KnownCluster,
+    Namer,
+    add_items,
+    node_id,
+    read_batch,
+    result_document,
+    stored_clusters,
+)
+from .base import task_actor
+from .graph_generation import input_keys
+from .llm import task_llm
+from .runtime import services
+
+logger = structlog.get_logger(__name__)
+
+
+def result_key(user_id: str, task_id: str) -> str:
+    """Where ``result.json`` of a task is written."""
+    return f"results/add_node/{user_id}/{task_id}/result.json"
+
+
+def known_clusters(
+    store: ChromaVectorStore, user_id: str, batch: Batch, batch_ids: set[str]
+) -> tuple[dict[str, KnownCluster], set[str], set[str]]:
+    """Clusters, taken cluster ids and the batch's already stored node ids, from the user's vectors.
+
+    This batch's own stored vectors (from an earlier delivery of the same task) are left out, so a
+    redelivery is placed exactly as the first delivery was.
+    """
+    ids, vectors, metadatas = store.user_nodes(user_id)
+    keep = [i for i, vector_id in enumerate(ids) if vector_id not in batch_ids]
+    stored_batch_ids = {vector_id for vector_id in ids if vector_id in batch_ids}
+    kept_metadata = [metadatas[i] for i in keep]
+    clusters = stored_clusters(
+        kept_metadata, vectors[keep] if keep else np.zeros((0, 0)), batch.existing_clusters
+    )
+    taken = {str(m["cluster_id"]) for m in kept_metadata if m.get("cluster_id")}
+    return clusters, taken, stored_batch_ids
+
+
+def helpers(llm: LLMClient | None, language: str) -> tuple[Explainer | None, Namer | None]:
+    """The LLM's reasoning and naming helpers, or ``None`` without an LLM."""
+    if llm is None:
+        return None, None
+
+    def explain(title: str, cluster_name: str, themes: list[str]) -> str | None:
+        return explain_assignment(llm, language, title, cluster_name, themes)
+
+    def namer(themes: list[str], titles: list[str]) -> tuple[str, str] | None:
+        return name_cluster(llm, language, themes, titles)
+
+    return explain, namer
+
+
+@task_actor(TaskType.ADD_NODE_REQUEST, AddNodeRequest)
+def add_node(request: AddNodeRequest, task_id: str) -> AddNodeResult:
+    """Place the batch's items into the user's graph and answer with the key of ``result.json``."""
+    blobs = services.blobs
+    bucket = request.bucket or services.settings.s3_payload_bucket
+    keys = input_keys(blobs, [request.s3_key, *request.extra_s3_keys], bucket)
+    batch = read_batch(read_objects(blobs, keys, bucket, services.max_input_bytes))
+    for key, reason in batch.skipped:
+        logger.warning("add_node.object_skipped", key=key, reason=reason)
+    if batch.skipped and not batch.items and len(batch.skipped) == len(keys):
+        raise InvalidInput(f"nothing readable in {request.s3_key!r}")
+    if batch.user_ids - {request.user_id}:
+        raise InvalidInput("the batch belongs to another user")
+
+    user_id = request.user_id
+    batch_ids = {node_id(user_id, b.orig_id) for b in batch.items if b.item is not None and b.orig_id}
+    clusters, taken, stored_batch_ids = known_clusters(services.vectors, user_id, batch, batch_ids)
+    llm = task_llm(services.settings)
+    try:
+        explain, namer = helpers(llm, request.language)
+        placed = add_items(
+            batch.items,
+            services.embedder,
+            UserVectors(services.vectors, user_id),
+            clusters,
+            user_id=user_id,
+            task_id=task_id,
+            language=request.language,
+            taken_cluster_ids=taken,
+            stored_batch_ids=stored_batch_ids,
+            explain=explain,
+            namer=namer,
+        )
+    finally:
+        if llm is not None:
+            llm.close()
+    document = result_document(user_id, placed)
+    key = result_key(user_id, task_id)
+    data = document.model_dump_json(by_alias=True, exclude_none=True).encode()
+    blobs.put(key, data, services.settings.s3_payload_bucket)
+    logger.info(
+        "add_node.done",
+        items=len(document.results),
+        processed=document.processed_count,
+        new_clusters=sum(
+            1 for r in document.results if r.assigned_cluster and r.assigned_cluster.is_new_cluster
+        ),
+    )
+    return AddNodeResult(user_id=user_id, status=Status.COMPLETED, result_s3_key=key)
