@@ -1,0 +1,102 @@
+"""Add-node latency: one conversation added to a user whose graph already has 10k nodes.
+
+Usage: python bench/add_node.py [--nodes 10000] [--runs 30] [--embedder hybrid]
+
+The user's 10k stored vectors are made from 400 embedded synthetic conversations (bench/
+graph_generation.py's generator), each repeated with small noise, clustered into 8 clusters, and
+upserted into an embedded Chroma in a temporary folder with the metadata graph generation writes.
+Each run then does what the ADD_NODE actor does for a one-conversation batch, minus blob I/O: read the
+user's stored clusters, embed the conversation, choose its cluster, find its edges, upsert its vector.
+Model load is excluded (one warm-up run). Prints p50 and p95 per stage and in total (target: p95 <= 250 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ai_worker.actors.add_node import known_clusters
+from ai_worker.adapters.vectors import ChromaVectorStore, UserVectors
+from ai_worker.pipelines.add_node import Batch, add_items, batch_conversation
+from ai_worker.pipelines.cluster import cluster
+from ai_worker.pipelines.embed import normalize_rows
+from ai_worker.pipelines.ingest import parse_conversation
+from ai_worker.pipelines.text import TextAnalyzer
+from ai_worker.services import build_embedder
+from graph_generation import synthetic_history
+
+USER = "bench-user"
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nodes", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--embedder", default="hybrid")
+    args = parser.parse_args()
+
+    embedder = build_embedder(args.embedder, TextAnalyzer())
+    pool = synthetic_history(400 + args.runs + 1, seed=1)
+    base, probes = pool[:400], pool[400:]
+    base_vectors = embedder.embed([parse_conversation(raw).text for raw in base]).vectors
+    labels = cluster(base_vectors, min_clusters=8, max_clusters=8, num_clusters=8).labels
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, len(base), size=args.nodes)
+    vectors = normalize_rows(base_vectors[picks] + 0.05 * rng.normal(size=(args.nodes, base_vectors.shape[1])))
+    with tempfile.TemporaryDirectory() as folder:
+        store = ChromaVectorStore("bench-add-node", path=Path(folder))
+        ids = [f"{USER}_graph-{i:05d}" for i in range(args.nodes)]
+        metadata = [
+            {"userId": USER, "orig_id": f"graph-{i:05d}", "cluster_id": f"cluster_{labels[p] + 1}",
+             "cluster_name": f"topic {labels[p] + 1}", "title": str(base[p]["title"])}
+            for i, p in enumerate(picks.tolist())
+        ]  # fmt: skip
+        store.upsert(ids, vectors, metadata)
+        timings: dict[str, list[float]] = {"read clusters": [], "embed + place + upsert": [], "total": []}
+        for run, raw in enumerate(probes):
+            raw = {**raw, "conversationId": f"probe-{run:03d}"}
+            batch = Batch(items=[batch_conversation(raw)], existing_clusters=[])
+            batch_ids = {f"{USER}_probe-{run:03d}"}
+            started = time.perf_counter()
+            clusters, taken, stored = known_clusters(store, USER, batch, batch_ids)
+            middle = time.perf_counter()
+            placed = add_items(
+                batch.items, embedder, UserVectors(store, USER), clusters, user_id=USER, task_id=f"bench-{run}",
+                taken_cluster_ids=taken, stored_batch_ids=stored,
+            )  # fmt: skip
+            ended = time.perf_counter()
+            assert placed[0].assignment is not None
+            if run == 0:
+                continue  # warm-up: first calls into the model and Chroma
+            timings["read clusters"].append((middle - started) * 1000)
+            timings["embed + place + upsert"].append((ended - middle) * 1000)
+            timings["total"].append((ended - started) * 1000)
+    print(f"machine: {os.cpu_count()} cores; embedder: {embedder.name}; user graph: {args.nodes} nodes; "
+          f"{len(timings['total'])} runs (ms)")  # fmt: skip
+    print(f"{'stage':<24} {'p50':>8} {'p95':>8} {'mean':>8}")
+    for stage, values in timings.items():
+        print(
+            f"{stage:<24} {percentile(values, 0.5):>8.1f} {percentile(values, 0.95):>8.1f} "
+            f"{statistics.mean(values):>8.1f}"
+        )
+    print(f"target: p95 total <= 250 ms -> {'met' if percentile(timings['total'], 0.95) <= 250 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
