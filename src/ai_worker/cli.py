@@ -69,8 +69,10 @@ def _run(args: argparse.Namespace) -> int:
         return _health(args.max_age)
 
     from . import local
+    from .logs import configure_logging
 
     settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)  # logs on stderr; stdout is the output
     if args.command == "queues":
         for name, url in local.create_queues(settings, args.prefix).items():
             print(f"export {name}={url}")

@@ -23,7 +23,7 @@ def bundled_minilm_path() -> Path:
 class SentenceTransformerEncoder:
     """A sentence-transformers model given by name or path; rows come out L2-normalised."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 32) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 16) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer

@@ -75,80 +75,152 @@ def run_demo(path: Path | None, out: Path, language: str = "ko", stream: TextIO 
     import dramatiq
 
     from ..actors import broker, services
-    from ..actors.broker import QUEUE
-    from ..actors.graph_generation import features_key, graph_key
-    from ..adapters.sinks import MemorySink
     from .render import render_html
 
     source = path or sample_path()
-    task_id = f"task_{DEMO_USER}_{time.strftime('%Y%m%d%H%M%S')}"
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    task_id = f"task_{DEMO_USER}_{stamp}"
     prefix = f"graph-generation/{task_id}/"
     for name, data in bundle_files(source):
         services.blobs.put(prefix + name, data)
-    envelope = {
-        "taskId": task_id,
-        "taskType": "GRAPH_GENERATION_REQUEST",
-        "payload": {
+    print(f"input: {source}", file=stream)
+    print(f"task:  {task_id}", file=stream)
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
+    worker.start()
+    try:
+        request = {
             "userId": DEMO_USER,
             "s3Key": prefix,
-            "includeSummary": False,
+            "includeSummary": True,
             "summaryLanguage": language,
             "language": language,
             "inputType": "auto",
             "minClusters": 3,
             "maxClusters": 8,
-        },
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-    }
-    print(f"input: {source}", file=stream)
-    print(f"task:  {task_id}", file=stream)
-    sink = services.sink
-    assert isinstance(sink, MemorySink)
-    broker.queues[QUEUE].put(json.dumps(envelope).encode())
-    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
-    worker.start()
-    answer: dict[str, Any] | None = None
-    shown = 0
-    try:
-        while answer is None:
-            time.sleep(0.2)
-            envelopes = sink.envelopes
-            for item in envelopes[shown:]:
-                if item["taskType"] == "GRAPH_GENERATION_PROGRESS":
-                    progress = item["payload"]
-                    eta = progress["etaSeconds"]
-                    suffix = f" (ETA {eta}s)" if eta else ""
-                    print(
-                        f"  {progress['currentStage']:<28} {progress['progressPercent']:>3}%{suffix}",
-                        file=stream,
-                    )
-                elif item["taskId"] == task_id:
-                    answer = item
-            shown = len(envelopes)
+        }
+        answer = run_task(broker, services, "GRAPH_GENERATION_REQUEST", task_id, request, stream)
+        payload = answer["payload"]
+        if payload["status"] != "COMPLETED":
+            print(f"  errorCode={payload['errorCode']} error={payload['error']}", file=stream)
+            return 1
+        graph_bytes = services.blobs.get(payload["resultS3Key"])
+        graph = json.loads(graph_bytes)
+        add_task = f"task_add_node_{DEMO_USER}_{stamp}"
+        batch_key = f"add-node/{add_task}/batch.json"
+        services.blobs.put(batch_key, json.dumps(demo_batch(graph), ensure_ascii=False).encode())
+        added = run_task(
+            broker, services, "ADD_NODE_REQUEST", add_task,
+            {"userId": DEMO_USER, "s3Key": batch_key, "inputType": "auto", "language": language}, stream,
+        )  # fmt: skip
     finally:
         worker.stop()
 
-    payload = answer["payload"]
-    print(f"answer: {answer['taskType']} {payload['status']}", file=stream)
-    if payload["status"] != "COMPLETED":
-        print(f"  errorCode={payload['errorCode']} error={payload['error']}", file=stream)
-        return 1
-    graph_bytes = services.blobs.get(graph_key(DEMO_USER, task_id))
-    features_bytes = services.blobs.get(features_key(DEMO_USER, task_id))
     out.mkdir(parents=True, exist_ok=True)
     (out / "graph.json").write_bytes(graph_bytes)
-    (out / "features.json").write_bytes(features_bytes)
-
+    (out / "features.json").write_bytes(services.blobs.get(payload["featuresS3Key"]))
     from ..models.graph import GraphDocument
 
-    graph = GraphDocument.model_validate_json(graph_bytes)
-    (out / "graph.html").write_text(render_html(graph, title=f"Knowledge graph of {DEMO_USER}"), "utf-8")
-    meta = graph.metadata
+    document = GraphDocument.model_validate_json(graph_bytes)
+    (out / "graph.html").write_text(render_html(document, title=f"Knowledge graph of {DEMO_USER}"), "utf-8")
+    meta = document.metadata
     print(
         f"\n{meta.total_nodes} nodes, {meta.total_edges} edges, {meta.total_clusters} clusters\n", file=stream
     )
-    print(cluster_table(json.loads(graph_bytes)), file=stream)
-    print(f"\nwrote {out / 'graph.json'}, {out / 'features.json'}, {out / 'graph.html'}", file=stream)
-    if payload.get("error"):
+    print(cluster_table(graph), file=stream)
+    written = [out / "graph.json", out / "features.json", out / "graph.html"]
+    if payload.get("summaryS3Key"):
+        summary = json.loads(services.blobs.get(payload["summaryS3Key"]))
+        (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), "utf-8")
+        written.append(out / "summary.json")
+        print(summary_text(summary), file=stream)
+    elif payload.get("error"):
         print(f"note: {payload['error']}", file=stream)
+    if added["payload"]["status"] == "COMPLETED":
+        result = json.loads(services.blobs.get(added["payload"]["resultS3Key"]))
+        (out / "add_node_result.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), "utf-8")
+        written.append(out / "add_node_result.json")
+        print(placement_text(result), file=stream)
+    else:
+        print(f"add-node: {added['payload']['errorCode']} {added['payload']['error']}", file=stream)
+    print("\nwrote " + ", ".join(str(path) for path in written), file=stream)
     return 0
+
+
+def run_task(
+    broker: Any, services: Any, task_type: str, task_id: str, payload: dict[str, Any], stream: TextIO
+) -> dict[str, Any]:
+    """Put the backend's envelope on the queue as raw JSON, show progress, return the answer."""
+    from ..actors.broker import QUEUE
+
+    envelope = {
+        "taskId": task_id,
+        "taskType": task_type,
+        "payload": payload,
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+    }
+    sink = services.sink
+    shown = len(sink.envelopes)
+    broker.queues[QUEUE].put(json.dumps(envelope).encode())
+    while True:
+        time.sleep(0.2)
+        envelopes = sink.envelopes
+        for item in envelopes[shown:]:
+            if item["taskType"] == "GRAPH_GENERATION_PROGRESS":
+                progress = item["payload"]
+                eta = progress["etaSeconds"]
+                suffix = f" (ETA {eta}s)" if eta else ""
+                label = progress["currentStage"]
+                print(
+                    f"  {label}{' ' * (30 - _width(label))}{progress['progressPercent']:>3}%{suffix}",
+                    file=stream,
+                )
+            elif item["taskId"] == task_id:
+                print(f"answer: {item['taskType']} {item['payload']['status']}", file=stream)
+                return dict(item)
+        shown = len(envelopes)
+
+
+def demo_batch(graph: dict[str, Any]) -> dict[str, Any]:
+    """An add-node batch of a few new conversations, with the graph's clusters as the backend sends them."""
+    conversations = json.loads(
+        resources.files(SAMPLE).joinpath("sample_add/conversations.json").read_text("utf-8")
+    )
+    clusters = [
+        {"id": cid, "name": info["name"], "description": info["description"], "size": info["size"],
+         "themes": info["key_themes"]}
+        for cid, info in graph["metadata"]["clusters"].items()
+    ]  # fmt: skip
+    return {"userId": DEMO_USER, "existingClusters": clusters, "conversations": conversations, "notes": []}
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    """``summary.json`` as a few readable paragraphs."""
+    overview = summary["overview"]
+    lines = ["", "Summary", "-------", overview["summary_text"], ""]
+    lines.append(f"time span: {overview['time_span']}; most active: {overview['most_active_period']}")
+    for cluster in summary["clusters"]:
+        lines.append(
+            f"* {cluster['name']} ({cluster['size']}, {cluster['recency']}): {cluster['insight_text']}"
+        )
+    for pattern in summary["patterns"][:3]:
+        lines.append(f"- pattern ({pattern['pattern_type']}): {pattern['description']}")
+    for recommendation in summary["recommendations"][:3]:
+        lines.append(f"> {recommendation['title']}: {recommendation['description']}")
+    return "\n".join(lines)
+
+
+def placement_text(result: dict[str, Any]) -> str:
+    """Where each added conversation went."""
+    lines = ["", "Added conversations", "-------------------"]
+    for item in result["results"]:
+        item_id = item.get("conversationId") or item.get("noteId")
+        assigned = item.get("assignedCluster")
+        if item.get("skipped") or not assigned:
+            lines.append(f"{item_id}: skipped ({item.get('error')})")
+            continue
+        new = " (new cluster)" if assigned["isNewCluster"] else ""
+        lines.append(
+            f"{item_id} -> {assigned['clusterId']} {assigned['name']}{new}, "
+            f"confidence {assigned['confidence']:.2f}, {len(item['edges'])} edges: {assigned['reasoning']}"
+        )
+    return "\n".join(lines)

@@ -19,7 +19,7 @@ HIGH_SIMILARITY = 0.7
 #: When no pair reaches ``HIGH_SIMILARITY``, the top share of edges becomes ``high`` instead.
 ADAPTIVE_HIGH_QUANTILE = 0.9
 #: Rows per block.
-BLOCK_ROWS = 1024
+BLOCK_ROWS = 512
 
 
 @dataclass(slots=True)

@@ -15,6 +15,8 @@ Long texts are cut into word windows, encoded in batches and mean-pooled (weight
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -34,7 +36,7 @@ WINDOW_WORDS = 150
 #: At most this many windows per text (evenly spread), so one huge conversation cannot stall a batch.
 MAX_WINDOWS = 12
 #: Windows per encoder call.
-BATCH_WINDOWS = 128
+BATCH_WINDOWS = 64
 
 
 class TextEncoder(Protocol):
@@ -55,6 +57,12 @@ class Embedded:
     vectors: np.ndarray
     analyses: list[AnalyzedText]
     semantic: np.ndarray | None
+
+
+def release_free_memory() -> None:
+    """Hand freed heap memory back to the system (glibc keeps what the encoder's batches freed)."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def normalize_rows(matrix: np.ndarray) -> np.ndarray:
@@ -120,7 +128,11 @@ class Embedder:
                 progress(1.0)
             return Embedded(vectors=lexical, analyses=analyses, semantic=None)
         sources = [a.english_view for a in analyses] if self.mode == "hybrid" else list(texts)
+        for analysis in analyses:
+            analysis.english_view = ""  # read once; at 10k texts it is tens of megabytes
         semantic = self._encode_pooled(sources, progress)
+        del sources
+        release_free_memory()
         if self.mode == "model":
             return Embedded(vectors=semantic, analyses=analyses, semantic=semantic)
         mixed = np.sqrt(SEMANTIC_SHARE) * semantic + np.sqrt(1 - SEMANTIC_SHARE) * lexical

@@ -174,7 +174,8 @@ def build_graph(
         high_confidence_threshold=round(edges.high_threshold, 4),
     )
     graph = GraphDocument(nodes=nodes, edges=graph_edges, subclusters=subclusters, metadata=metadata)
-    features = FeaturesDocument(
+    # constructed without re-validating the 384 floats per node that numpy already guarantees
+    features = FeaturesDocument.model_construct(
         conversations=[
             FeatureRow(
                 id=i,
