@@ -40,11 +40,13 @@ USER = "bench-user"
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--nodes", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--embedder", default="hybrid")
@@ -57,7 +59,9 @@ def main() -> int:
     labels = cluster(base_vectors, min_clusters=8, max_clusters=8, num_clusters=8).labels
     rng = np.random.default_rng(0)
     picks = rng.integers(0, len(base), size=args.nodes)
-    vectors = normalize_rows(base_vectors[picks] + 0.05 * rng.normal(size=(args.nodes, base_vectors.shape[1])))
+    vectors = normalize_rows(
+        base_vectors[picks] + 0.05 * rng.normal(size=(args.nodes, base_vectors.shape[1]))
+    )
     with tempfile.TemporaryDirectory() as folder:
         store = ChromaVectorStore("bench-add-node", path=Path(folder))
         ids = [f"{USER}_graph-{i:05d}" for i in range(args.nodes)]
@@ -94,7 +98,9 @@ def main() -> int:
             f"{stage:<24} {percentile(values, 0.5):>8.1f} {percentile(values, 0.95):>8.1f} "
             f"{statistics.mean(values):>8.1f}"
         )
-    print(f"target: p95 total <= 250 ms -> {'met' if percentile(timings['total'], 0.95) <= 250 else 'NOT met'}")
+    print(
+        f"target: p95 total <= 250 ms -> {'met' if percentile(timings['total'], 0.95) <= 250 else 'NOT met'}"
+    )
     return 0
 
 
