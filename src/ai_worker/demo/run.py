@@ -75,6 +75,7 @@ def run_demo(path: Path | None, out: Path, language: str = "ko", stream: TextIO 
     import dramatiq
 
     from ..actors import broker, services
+    from ..local import backend_envelope
     from .render import render_html
 
     source = path or sample_path()
@@ -88,17 +89,8 @@ def run_demo(path: Path | None, out: Path, language: str = "ko", stream: TextIO 
     worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
     worker.start()
     try:
-        request = {
-            "userId": DEMO_USER,
-            "s3Key": prefix,
-            "includeSummary": True,
-            "summaryLanguage": language,
-            "language": language,
-            "inputType": "auto",
-            "minClusters": 3,
-            "maxClusters": 8,
-        }
-        answer = run_task(broker, services, "GRAPH_GENERATION_REQUEST", task_id, request, stream)
+        request = backend_envelope("GRAPH_GENERATION_REQUEST", task_id, DEMO_USER, prefix, None, language)
+        answer = run_task(broker, services, request, stream)
         payload = answer["payload"]
         if payload["status"] != "COMPLETED":
             print(f"  errorCode={payload['errorCode']} error={payload['error']}", file=stream)
@@ -108,10 +100,8 @@ def run_demo(path: Path | None, out: Path, language: str = "ko", stream: TextIO 
         add_task = f"task_add_node_{DEMO_USER}_{stamp}"
         batch_key = f"add-node/{add_task}/batch.json"
         services.blobs.put(batch_key, json.dumps(demo_batch(graph), ensure_ascii=False).encode())
-        added = run_task(
-            broker, services, "ADD_NODE_REQUEST", add_task,
-            {"userId": DEMO_USER, "s3Key": batch_key, "inputType": "auto", "language": language}, stream,
-        )  # fmt: skip
+        add_request = backend_envelope("ADD_NODE_REQUEST", add_task, DEMO_USER, batch_key, None, language)
+        added = run_task(broker, services, add_request, stream)
     finally:
         worker.stop()
 
@@ -146,18 +136,11 @@ def run_demo(path: Path | None, out: Path, language: str = "ko", stream: TextIO 
     return 0
 
 
-def run_task(
-    broker: Any, services: Any, task_type: str, task_id: str, payload: dict[str, Any], stream: TextIO
-) -> dict[str, Any]:
+def run_task(broker: Any, services: Any, envelope: dict[str, Any], stream: TextIO) -> dict[str, Any]:
     """Put the backend's envelope on the queue as raw JSON, show progress, return the answer."""
     from ..actors.broker import QUEUE
 
-    envelope = {
-        "taskId": task_id,
-        "taskType": task_type,
-        "payload": payload,
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-    }
+    task_id = envelope["taskId"]
     sink = services.sink
     shown = len(sink.envelopes)
     broker.queues[QUEUE].put(json.dumps(envelope).encode())
