@@ -37,6 +37,9 @@ WINDOW_WORDS = 150
 MAX_WINDOWS = 12
 #: Windows per encoder call.
 BATCH_WINDOWS = 64
+#: Freed heap is handed back to the system every this many encoder calls (glibc keeps it otherwise,
+#: and a 10k-conversation history would hold hundreds of megabytes of freed batches).
+TRIM_EVERY = 4
 
 
 class TextEncoder(Protocol):
@@ -160,6 +163,8 @@ class Embedder:
             stop = min(start + BATCH_WINDOWS, len(flat))
             vectors = self.encoder.encode(flat[start:stop]) * weight_array[start:stop, None]
             np.add.at(pooled, owner_index[start:stop], vectors)
+            if (start // BATCH_WINDOWS) % TRIM_EVERY == TRIM_EVERY - 1:
+                release_free_memory()
             if progress:
                 progress(0.1 + 0.9 * stop / len(flat))
         return normalize_rows(pooled)
