@@ -27,7 +27,7 @@ from ..models.graph import (
 from ..models.source import SourceItem
 from .cluster import cluster
 from .edges import similarity_edges
-from .embed import Embedder
+from .embed import Embedder, release_free_memory
 from .keywords import TOP_KEYWORDS, extract_keywords
 from .naming import label_clusters
 from .space import similarity_space
@@ -90,10 +90,12 @@ def build_graph(
         max_clusters=params.max_clusters,
         num_clusters=params.num_clusters,
     )
+    release_free_memory()  # the TF-IDF and LSA intermediates of a large history
     report(3, 1.0)
 
     report(4, 0.0)
     edges = similarity_edges(points)
+    release_free_memory()
     report(4, 1.0)
 
     report(5, 0.0)
