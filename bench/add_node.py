@@ -4,8 +4,7 @@ Usage: python bench/add_node.py [--nodes 10000] [--runs 30] [--embedder hybrid]
 
 The user's 10k stored vectors are made from 400 embedded synthetic conversations (bench/
 graph_generation.py's generator), each repeated with small noise, clustered into 8 clusters, and
-upserted into an embedded Chroma in a temporary folder with the metadata graph generation writes,
-together with the per-cluster rows graph generation writes.
+upserted into an embedded Chroma in a temporary folder with the metadata graph generation writes.
 Each run then does what the ADD_NODE actor does for a one-conversation batch, minus blob I/O: read the
 user's stored clusters, embed the conversation, choose its cluster, find its edges, upsert its vector.
 Model load is excluded (one warm-up run). Prints p50 and p95 per stage and in total (target: p95 <= 250 ms).
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ai_worker.actors.add_node import known_clusters
 from ai_worker.adapters.vectors import ChromaVectorStore, UserVectors
-from ai_worker.pipelines.add_node import Batch, KnownCluster, add_items, batch_conversation, cluster_row
+from ai_worker.pipelines.add_node import Batch, add_items, batch_conversation
 from ai_worker.pipelines.cluster import cluster
 from ai_worker.pipelines.embed import normalize_rows
 from ai_worker.pipelines.ingest import parse_conversation
@@ -72,22 +71,13 @@ def main() -> int:
             for i, p in enumerate(picks.tolist())
         ]  # fmt: skip
         store.upsert(ids, vectors, metadata)
-        node_labels = labels[picks]
-        rows = [
-            cluster_row(USER, KnownCluster(
-                id=f"cluster_{c + 1}", name=f"topic {c + 1}", vector_sum=vectors[node_labels == c].sum(axis=0),
-                count=int((node_labels == c).sum()),
-            ))
-            for c in sorted(set(node_labels.tolist()))
-        ]  # fmt: skip
-        store.upsert_clusters(USER, "bench-graph", rows, replace=True)  # as graph generation writes them
         timings: dict[str, list[float]] = {"read clusters": [], "embed + place + upsert": [], "total": []}
         for run, raw in enumerate(probes):
             raw = {**raw, "conversationId": f"probe-{run:03d}"}
             batch = Batch(items=[batch_conversation(raw)], existing_clusters=[])
             batch_ids = {f"{USER}_probe-{run:03d}"}
             started = time.perf_counter()
-            clusters, taken, stored = known_clusters(store, USER, batch, batch_ids, f"bench-{run}")
+            clusters, taken, stored = known_clusters(store, USER, batch, batch_ids)
             middle = time.perf_counter()
             placed = add_items(
                 batch.items, embedder, UserVectors(store, USER), clusters, user_id=USER, task_id=f"bench-{run}",

@@ -18,8 +18,6 @@ from ..pipelines.add_node import (
     KnownCluster,
     Namer,
     add_items,
-    cluster_row,
-    clusters_from_rows,
     node_id,
     read_batch,
     result_document,
@@ -39,28 +37,13 @@ def result_key(user_id: str, task_id: str) -> str:
 
 
 def known_clusters(
-    store: ChromaVectorStore, user_id: str, batch: Batch, batch_ids: set[str], task_id: str
-) -> tuple[dict[str, KnownCluster], set[str], set[str]]:
-    """Clusters, taken cluster ids and the batch's already stored node ids.
-
-    Clusters come from the user's stored cluster rows (written by graph generation and by add-node
-    tasks that opened clusters): tens of rows, not the user's every vector. Rows this task wrote in an
-    earlier delivery are left out, so a redelivery is placed exactly as the first delivery was. A user
-    whose graph predates cluster rows falls back to aggregating the stored node vectors.
-    """
-    means, rows = store.user_clusters(user_id)
-    keep = [i for i, row in enumerate(rows) if row.get("taskId") != task_id]
-    stored_batch_ids = set(store.get(sorted(batch_ids))) if batch_ids else set()
-    if keep:
-        clusters = clusters_from_rows(means[keep], [rows[i] for i in keep], batch.existing_clusters)
-        return clusters, {str(rows[i]["cluster_id"]) for i in keep}, stored_batch_ids
-    return nodes_clusters(store, user_id, batch, batch_ids)
-
-
-def nodes_clusters(
     store: ChromaVectorStore, user_id: str, batch: Batch, batch_ids: set[str]
 ) -> tuple[dict[str, KnownCluster], set[str], set[str]]:
-    """``known_clusters`` from every stored vector of the user, leaving out this batch's own."""
+    """Clusters, taken cluster ids and the batch's already stored node ids, from the user's vectors.
+
+    This batch's own stored vectors (from an earlier delivery of the same task) are left out, so a
+    redelivery is placed exactly as the first delivery was.
+    """
     ids, vectors, metadatas = store.user_nodes(user_id)
     keep = [i for i, vector_id in enumerate(ids) if vector_id not in batch_ids]
     stored_batch_ids = {vector_id for vector_id in ids if vector_id in batch_ids}
@@ -102,7 +85,7 @@ def add_node(request: AddNodeRequest, task_id: str) -> AddNodeResult:
 
     user_id = request.user_id
     batch_ids = {node_id(user_id, b.orig_id) for b in batch.items if b.item is not None and b.orig_id}
-    clusters, taken, stored_batch_ids = known_clusters(services.vectors, user_id, batch, batch_ids, task_id)
+    clusters, taken, stored_batch_ids = known_clusters(services.vectors, user_id, batch, batch_ids)
     llm = task_llm(services.settings)
     try:
         explain, namer = helpers(llm, request.language)
@@ -122,10 +105,6 @@ def add_node(request: AddNodeRequest, task_id: str) -> AddNodeResult:
     finally:
         if llm is not None:
             llm.close()
-    opened = {
-        p.assignment.cluster.id: p.assignment.cluster for p in placed if p.assignment and p.assignment.is_new
-    }
-    services.vectors.upsert_clusters(user_id, task_id, [cluster_row(user_id, c) for c in opened.values()])
     document = result_document(user_id, placed)
     key = result_key(user_id, task_id)
     data = document.model_dump_json(by_alias=True, exclude_none=True).encode()

@@ -56,9 +56,6 @@ class ChromaVectorStore:
         self._collection = self._client.get_or_create_collection(
             collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
-        self._clusters = self._client.get_or_create_collection(
-            f"{collection}-clusters", metadata={"hnsw:space": "cosine"}, embedding_function=None
-        )
         self._batch = max(1, min(self._client.get_max_batch_size(), 1000))
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Scalar]]) -> None:
@@ -100,36 +97,6 @@ class ChromaVectorStore:
         if user_id is None:
             return int(self._collection.count())
         return len(self._collection.get(where={"userId": user_id}, include=[])["ids"])
-
-    def upsert_clusters(
-        self,
-        user_id: str,
-        task_id: str,
-        rows: Sequence[tuple[str, np.ndarray, dict[str, Scalar]]],
-        *,
-        replace: bool = False,
-    ) -> None:
-        """Store one row per cluster of ``user_id``: id, its members' mean vector, metadata (count, name...).
-
-        With ``replace`` (a new graph) the user's rows written by other tasks are dropped.
-        """
-        if rows:
-            self._clusters.upsert(
-                ids=[row[0] for row in rows],
-                embeddings=np.asarray([row[1] for row in rows], dtype=np.float32),
-                metadatas=[{**row[2], "userId": user_id, "taskId": task_id} for row in rows],
-            )
-        if replace:
-            stale: Any = {"$and": [{"userId": user_id}, {"taskId": {"$ne": task_id}}]}
-            self._clusters.delete(where=stale)
-
-    def user_clusters(self, user_id: str) -> tuple[np.ndarray, list[dict[str, Any]]]:
-        """The cluster rows of ``user_id``: mean vectors and metadata."""
-        found = self._clusters.get(where={"userId": user_id}, include=["embeddings", "metadatas"])
-        count = len(found["ids"])
-        embeddings = found.get("embeddings")
-        vectors = np.asarray(embeddings if embeddings is not None and count else [], dtype=np.float32)
-        return vectors.reshape(count, -1), [dict(m or {}) for m in (found.get("metadatas") or [])]
 
     def user_nodes(self, user_id: str) -> tuple[list[str], np.ndarray, list[dict[str, Any]]]:
         """Every vector of ``user_id``: ids, vectors (rows) and metadata."""

@@ -33,7 +33,7 @@ from ..models.add_node import (
     AssignedCluster,
     ExistingCluster,
 )
-from ..models.graph import GraphDocument, Keyword
+from ..models.graph import Keyword
 from ..models.source import SourceItem
 from .embed import Embedder
 from .graph_generation import iso_time
@@ -277,64 +277,6 @@ def stored_clusters(
         known.name = known.name or cluster_id
         if not known.themes:
             known.themes = [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]]
-    return clusters
-
-
-#: A stored cluster row: (row id, mean vector of its members, metadata).
-ClusterRow = tuple[str, np.ndarray, dict[str, Scalar]]
-
-
-def cluster_row(user_id: str, cluster: KnownCluster) -> ClusterRow:
-    """The stored row of ``cluster``: what ``clusters_from_rows`` reads back."""
-    assert cluster.vector_sum is not None and cluster.count > 0
-    metadata: dict[str, Scalar] = {
-        "cluster_id": cluster.id,
-        "cluster_name": cluster.name,
-        "description": cluster.description,
-        "themes": ", ".join(cluster.themes),
-        "count": cluster.count,
-    }
-    return f"{user_id}_{cluster.id}", (cluster.vector_sum / cluster.count).astype(np.float32), metadata
-
-
-def graph_cluster_rows(user_id: str, graph: GraphDocument, vectors: np.ndarray) -> list[ClusterRow]:
-    """One row per cluster of a freshly generated graph (``vectors`` rows match ``graph.nodes``)."""
-    members: dict[str, list[int]] = defaultdict(list)
-    for node in graph.nodes:
-        members[node.cluster_id].append(node.id)
-    rows = []
-    for cluster_id, info in sorted(graph.metadata.clusters.items()):
-        if not members.get(cluster_id):
-            continue
-        known = KnownCluster(
-            id=cluster_id,
-            name=info.name,
-            description=info.description,
-            themes=list(info.key_themes),
-            vector_sum=vectors[members[cluster_id]].astype(np.float64).sum(axis=0),
-            count=len(members[cluster_id]),
-        )
-        rows.append(cluster_row(user_id, known))
-    return rows
-
-
-def clusters_from_rows(
-    vectors: np.ndarray, metadatas: Sequence[Mapping[str, Any]], existing: Sequence[ExistingCluster]
-) -> dict[str, KnownCluster]:
-    """Clusters from the backend's ``existingClusters`` and the user's stored cluster rows."""
-    clusters = stored_clusters([], np.zeros((0, 0)), existing)
-    for vector, metadata in zip(vectors, metadatas, strict=True):
-        cluster_id = str(metadata.get("cluster_id") or "")
-        count = int(metadata.get("count") or 0)
-        if not cluster_id or count < 1:
-            continue
-        known = clusters.setdefault(cluster_id, KnownCluster(id=cluster_id))
-        known.name = known.name or str(metadata.get("cluster_name") or cluster_id)
-        known.description = known.description or str(metadata.get("description") or "")
-        if not known.themes:
-            known.themes = [t.strip() for t in str(metadata.get("themes") or "").split(",") if t.strip()]
-        known.vector_sum = vector.astype(np.float64) * count
-        known.count = count
     return clusters
 
 
