@@ -4,7 +4,8 @@ Usage: python bench/add_node.py [--nodes 10000] [--runs 30] [--embedder hybrid]
 
 The user's 10k stored vectors are made from 400 embedded synthetic conversations (bench/
 graph_generation.py's generator), each repeated with small noise, clustered into 8 clusters, and
-upserted into an embedded Chroma in a temporary folder with the metadata graph generation writes.
+upserted into an embedded Chroma in a temporary folder with the metadata graph generation writes,
+together with the per-cluster rows graph generation writes.
 Each run then does what the ADD_NODE actor does for a one-conversation batch, minus blob I/O: read the
 user's stored clusters, embed the conversation, choose its cluster, find its edges, upsert its vector.
 Model load is excluded (one warm-up run). Prints p50 and p95 per stage and in total (target: p95 <= 250 ms).
@@ -27,10 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ai_worker.actors.add_node import known_clusters
 from ai_worker.adapters.vectors import ChromaVectorStore, UserVectors
-from ai_worker.pipelines.add_node import Batch, add_items, batch_conversation
+from ai_worker.pipelines.add_node import Batch, KnownCluster, add_items, batch_conversation, cluster_row
 from ai_worker.pipelines.cluster import cluster
 from ai_worker.pipelines.embed import normalize_rows
 from ai_worker.pipelines.ingest import parse_conversation
+from ai_worker.pipelines.profiles import graph_profiles
 from ai_worker.pipelines.text import TextAnalyzer
 from ai_worker.services import build_embedder
 from graph_generation import synthetic_history
@@ -55,10 +57,15 @@ def main() -> int:
     embedder = build_embedder(args.embedder, TextAnalyzer())
     pool = synthetic_history(400 + args.runs + 1, seed=1)
     base, probes = pool[:400], pool[400:]
-    base_vectors = embedder.embed([parse_conversation(raw).text for raw in base]).vectors
+    embedded = embedder.embed([parse_conversation(raw).text for raw in base])
+    base_vectors = embedded.vectors
     labels = cluster(base_vectors, min_clusters=8, max_clusters=8, num_clusters=8).labels
     rng = np.random.default_rng(0)
     picks = rng.integers(0, len(base), size=args.nodes)
+    semantic = embedded.semantic[picks] if embedded.semantic is not None else None
+    profiles = graph_profiles(
+        labels[picks], [embedded.analyses[p].features for p in picks.tolist()], semantic
+    )
     vectors = normalize_rows(
         base_vectors[picks] + 0.05 * rng.normal(size=(args.nodes, base_vectors.shape[1]))
     )
@@ -71,13 +78,18 @@ def main() -> int:
             for i, p in enumerate(picks.tolist())
         ]  # fmt: skip
         store.upsert(ids, vectors, metadata)
+        rows = [
+            cluster_row(USER, KnownCluster(id=f"cluster_{c + 1}", name=f"topic {c + 1}", profile=p), embedder.dim)
+            for c, p in sorted(profiles.items())
+        ]  # fmt: skip
+        store.upsert_clusters(USER, "bench-graph", rows, replace=True)  # as graph generation writes them
         timings: dict[str, list[float]] = {"read clusters": [], "embed + place + upsert": [], "total": []}
         for run, raw in enumerate(probes):
             raw = {**raw, "conversationId": f"probe-{run:03d}"}
             batch = Batch(items=[batch_conversation(raw)], existing_clusters=[])
             batch_ids = {f"{USER}_probe-{run:03d}"}
             started = time.perf_counter()
-            clusters, taken, stored = known_clusters(store, USER, batch, batch_ids)
+            clusters, taken, stored = known_clusters(store, USER, batch, batch_ids, f"bench-{run}")
             middle = time.perf_counter()
             placed = add_items(
                 batch.items, embedder, UserVectors(store, USER), clusters, user_id=USER, task_id=f"bench-{run}",

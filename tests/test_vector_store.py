@@ -27,6 +27,17 @@ def exercise(store: ChromaVectorStore) -> None:
     mine = store.nearest("bob", vectors[25], limit=1)[0]
     assert mine.id == "bob_c25" and mine.similarity == pytest.approx(1.0, abs=1e-4)
     assert set(store.get(["alice_c1", "nobody_c1"])) == {"alice_c1"}
+    # cluster rows: a user without any is answered with nothing; a new graph replaces older tasks' rows
+    means, rows = store.user_clusters("alice")
+    assert means.shape[0] == 0 and rows == []
+    row = ("alice_cluster_1", vectors[0], {"cluster_id": "cluster_1", "count": 3})
+    store.upsert_clusters("alice", "task-add", [("alice_cluster_9", vectors[1], {"cluster_id": "cluster_9"})])
+    store.upsert_clusters("bob", "task-bob", [("bob_cluster_1", vectors[2], {"cluster_id": "cluster_1"})])
+    store.upsert_clusters("alice", "task-graph", [row], replace=True)
+    means, rows = store.user_clusters("alice")
+    assert [r["cluster_id"] for r in rows] == ["cluster_1"] and rows[0]["taskId"] == "task-graph"
+    assert np.allclose(means[0], vectors[0], atol=1e-6)
+    assert [r["cluster_id"] for r in store.user_clusters("bob")[1]] == ["cluster_1"]
 
 
 def test_embedded(tmp_path: Path) -> None:

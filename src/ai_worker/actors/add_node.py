@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import structlog
 
 from ..adapters.blobs import read_objects
@@ -18,10 +17,11 @@ from ..pipelines.add_node import (
     KnownCluster,
     Namer,
     add_items,
+    cluster_row,
+    clusters_from_rows,
     node_id,
     read_batch,
     result_document,
-    stored_clusters,
 )
 from .base import task_actor
 from .graph_generation import input_keys
@@ -37,21 +37,19 @@ def result_key(user_id: str, task_id: str) -> str:
 
 
 def known_clusters(
-    store: ChromaVectorStore, user_id: str, batch: Batch, batch_ids: set[str]
+    store: ChromaVectorStore, user_id: str, batch: Batch, batch_ids: set[str], task_id: str
 ) -> tuple[dict[str, KnownCluster], set[str], set[str]]:
-    """Clusters, taken cluster ids and the batch's already stored node ids, from the user's vectors.
+    """Clusters, taken cluster ids and the batch's already stored node ids.
 
-    This batch's own stored vectors (from an earlier delivery of the same task) are left out, so a
-    redelivery is placed exactly as the first delivery was.
+    Clusters come from the user's stored cluster rows (written by graph generation and by add-node
+    tasks that opened clusters) and the batch's ``existingClusters``. Rows this task wrote in an
+    earlier delivery are left out, so a redelivery is placed exactly as the first delivery was.
     """
-    ids, vectors, metadatas = store.user_nodes(user_id)
-    keep = [i for i, vector_id in enumerate(ids) if vector_id not in batch_ids]
-    stored_batch_ids = {vector_id for vector_id in ids if vector_id in batch_ids}
-    kept_metadata = [metadatas[i] for i in keep]
-    clusters = stored_clusters(
-        kept_metadata, vectors[keep] if keep else np.zeros((0, 0)), batch.existing_clusters
-    )
-    taken = {str(m["cluster_id"]) for m in kept_metadata if m.get("cluster_id")}
+    vectors, rows = store.user_clusters(user_id)
+    keep = [i for i, row in enumerate(rows) if row.get("taskId") != task_id]
+    clusters = clusters_from_rows(vectors[keep], [rows[i] for i in keep], batch.existing_clusters)
+    taken = {str(rows[i].get("cluster_id")) for i in keep} | set(clusters)
+    stored_batch_ids = set(store.get(sorted(batch_ids))) if batch_ids else set()
     return clusters, taken, stored_batch_ids
 
 
@@ -85,7 +83,7 @@ def add_node(request: AddNodeRequest, task_id: str) -> AddNodeResult:
 
     user_id = request.user_id
     batch_ids = {node_id(user_id, b.orig_id) for b in batch.items if b.item is not None and b.orig_id}
-    clusters, taken, stored_batch_ids = known_clusters(services.vectors, user_id, batch, batch_ids)
+    clusters, taken, stored_batch_ids = known_clusters(services.vectors, user_id, batch, batch_ids, task_id)
     llm = task_llm(services.settings)
     try:
         explain, namer = helpers(llm, request.language)
@@ -105,6 +103,11 @@ def add_node(request: AddNodeRequest, task_id: str) -> AddNodeResult:
     finally:
         if llm is not None:
             llm.close()
+    opened = {
+        p.assignment.cluster.id: p.assignment.cluster for p in placed if p.assignment and p.assignment.is_new
+    }
+    rows = [cluster_row(user_id, cluster, services.embedder.dim) for cluster in opened.values()]
+    services.vectors.upsert_clusters(user_id, task_id, rows)
     document = result_document(user_id, placed)
     key = result_key(user_id, task_id)
     data = document.model_dump_json(by_alias=True, exclude_none=True).encode()

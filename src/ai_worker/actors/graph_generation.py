@@ -14,6 +14,7 @@ from ..models.envelope import TaskType
 from ..models.graph import GraphDocument
 from ..models.requests import GraphGenerationRequest
 from ..models.results import GraphGenerationResult, Status
+from ..pipelines.add_node import graph_cluster_rows
 from ..pipelines.graph_generation import GraphParams, build_graph
 from ..pipelines.ingest import ingest
 from ..pipelines.polish import rename_clusters
@@ -132,6 +133,8 @@ def _generate_graph(
         services.vectors.upsert(
             ids, np.asarray(built.vectors), node_metadata(request.user_id, task_id, built.graph)
         )
+        rows = graph_cluster_rows(request.user_id, built.graph, built.profiles, services.embedder.dim)
+        services.vectors.upsert_clusters(request.user_id, task_id, rows, replace=True)
     except Exception as error:  # the graph stands without its vectors: partial success
         logger.error("vectors.upsert_failed", error_type=type(error).__name__, exc_info=True)
         errors.append(f"vector indexing failed: {type(error).__name__}")

@@ -56,6 +56,9 @@ class ChromaVectorStore:
         self._collection = self._client.get_or_create_collection(
             collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
+        self._clusters = self._client.get_or_create_collection(
+            f"{collection}-clusters", metadata={"hnsw:space": "cosine"}, embedding_function=None
+        )
         self._batch = max(1, min(self._client.get_max_batch_size(), 1000))
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Scalar]]) -> None:
@@ -98,15 +101,35 @@ class ChromaVectorStore:
             return int(self._collection.count())
         return len(self._collection.get(where={"userId": user_id}, include=[])["ids"])
 
-    def user_nodes(self, user_id: str) -> tuple[list[str], np.ndarray, list[dict[str, Any]]]:
-        """Every vector of ``user_id``: ids, vectors (rows) and metadata."""
-        found = self._collection.get(where={"userId": user_id}, include=["embeddings", "metadatas"])
-        ids = list(found["ids"])
-        metadatas = [dict(m or {}) for m in (found.get("metadatas") or [])]
-        embeddings = found.get("embeddings")
-        if not ids or embeddings is None:
-            return [], np.zeros((0, 0), dtype=np.float32), []
-        return ids, np.asarray(embeddings, dtype=np.float32), metadatas
+    def upsert_clusters(
+        self,
+        user_id: str,
+        task_id: str,
+        rows: Sequence[tuple[str, np.ndarray, dict[str, Scalar]]],
+        *,
+        replace: bool = False,
+    ) -> None:
+        """Store one row per cluster of ``user_id``: id, its members' mean vector, metadata (count, name...).
+
+        With ``replace`` (a new graph) the user's rows written by other tasks are dropped.
+        """
+        if rows:
+            self._clusters.upsert(
+                ids=[row[0] for row in rows],
+                embeddings=np.asarray([row[1] for row in rows], dtype=np.float32),
+                metadatas=[{**row[2], "userId": user_id, "taskId": task_id} for row in rows],
+            )
+        if replace:
+            stale: Any = {"$and": [{"userId": user_id}, {"taskId": {"$ne": task_id}}]}
+            self._clusters.delete(where=stale)
+
+    def user_clusters(self, user_id: str) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """The cluster rows of ``user_id``: mean vectors and metadata."""
+        found = self._clusters.get(where={"userId": user_id}, include=["embeddings", "metadatas"])
+        if not found["ids"]:
+            return np.zeros((0, 0), dtype=np.float32), []
+        vectors = np.asarray(found["embeddings"], dtype=np.float32)
+        return vectors, [dict(m or {}) for m in (found.get("metadatas") or [])]
 
 
 class UserVectors:

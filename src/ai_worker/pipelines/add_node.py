@@ -1,15 +1,15 @@
 """The add-node pipeline: new conversations and notes placed into a user's existing graph.
 
-For each item, in batch order: embed it in the stored-vector space, score every known cluster,
-place it in the best one or open a new cluster when nothing is close enough, draw edges to the
-user's nearest nodes, and add its vector to the index so that later items of the batch see it.
+For each item, in batch order: embed it, score every known cluster, place it in the best one or
+open a new cluster when nothing is close enough, draw edges to the user's nearest stored nodes, and
+add its vector to the index and its terms to the cluster's profile, so that later items of the batch
+see it.
 
-A cluster's score is the item's cosine similarity with the cluster's centroid (the mean of the
-user's stored vectors in it), plus a similarity-weighted vote of the item's nearest stored
-neighbours, plus its similarity with the text the backend gave for the cluster (name, description,
-themes). A cluster is close enough when the centroid similarity is at least ``NEW_CLUSTER_RATIO`` of
-the cluster's own cohesion (its members' mean similarity with the centroid), or, for a cluster
-known only from its text, when that similarity reaches ``PROFILE_MIN_SIMILARITY``.
+A cluster's score is the item's similarity with the cluster's profile (profiles.py), in the space
+the graph itself was clustered in. A cluster is close enough when that similarity is at least
+``NEW_CLUSTER_RATIO`` of the cluster's cohesion (its members' mean similarity with it). A cluster
+known only from the text the backend gave for it (name, description, themes) is scored by the
+item's similarity with that text, close enough from ``TEXT_MIN_SIMILARITY``.
 
 Pure computation: the index (a user-scoped vector store) is passed in.
 """
@@ -17,7 +17,6 @@ Pure computation: the index (a user-scoped vector store) is passed in.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -33,28 +32,27 @@ from ..models.add_node import (
     AssignedCluster,
     ExistingCluster,
 )
-from ..models.graph import Keyword
+from ..models.graph import GraphDocument, Keyword
 from ..models.source import SourceItem
 from .embed import Embedder
 from .graph_generation import iso_time
 from .ingest import UnreadableObject, parse_batch_note, parse_conversation, parse_text_file
 from .keywords import TOP_KEYWORDS, extract_keywords
 from .naming import display_term, label_clusters
+from .profiles import ClusterProfile, TermVector, TermWeights, profile_from_row, profile_row, similarity
 
-#: Nearest stored nodes asked for per item (votes and edges).
+#: Nearest stored nodes asked for per item (edges, and the reasoning's neighbour count).
 NEIGHBOURS = 15
 #: Edges drawn per item, at most.
 EDGES_PER_ITEM = 5
 #: Below this similarity (stored-vector space) no edge is drawn.
 EDGE_MIN_SIMILARITY = 0.2
-#: A cluster is close enough when the item's centroid similarity is this share of its cohesion.
+#: A cluster is close enough when the item's similarity with its profile is this share of its cohesion.
 NEW_CLUSTER_RATIO = 0.3
 #: A cluster known only from its name, description and themes is close enough at this similarity.
-PROFILE_MIN_SIMILARITY = 0.1
-#: Weight of the neighbour vote (a share, 0-1) in a cluster's score.
-VOTE_WEIGHT = 0.3
-#: Weight of the similarity with the cluster's text in a cluster's score.
-PROFILE_WEIGHT = 0.25
+TEXT_MIN_SIMILARITY = 0.1
+#: Cohesion of a cluster opened by this batch while no known cluster has a profile to compare with.
+NEW_CLUSTER_COHESION = 0.5
 
 #: Metadata values a vector index accepts.
 Scalar = str | int | float | bool
@@ -97,15 +95,14 @@ class BatchItem:
 
 @dataclass(slots=True)
 class KnownCluster:
-    """What is known about one cluster: stored members' vector sum, text and themes."""
+    """What is known about one cluster: its members' profile, its text and the text's vector."""
 
     id: str
     name: str = ""
     description: str = ""
     themes: list[str] = field(default_factory=list)
-    vector_sum: np.ndarray | None = None
-    count: int = 0
-    profile: np.ndarray | None = None
+    profile: ClusterProfile | None = None
+    text_vector: np.ndarray | None = None
     is_new: bool = False
 
 
@@ -246,10 +243,48 @@ def node_id(user_id: str, orig_id: str) -> str:
     return f"{user_id}_{orig_id}"
 
 
-def stored_clusters(
-    metadatas: Sequence[Mapping[str, Any]], vectors: np.ndarray, existing: Sequence[ExistingCluster]
+#: A stored cluster row: (row id, mean semantic vector of its members, metadata).
+ClusterRow = tuple[str, np.ndarray, dict[str, Scalar]]
+
+
+def cluster_row(user_id: str, cluster: KnownCluster, dim: int) -> ClusterRow:
+    """The stored row of a cluster that has a profile: what ``clusters_from_rows`` reads back."""
+    assert cluster.profile is not None
+    vector, metadata = profile_row(cluster.profile, dim)
+    metadata |= {
+        "cluster_id": cluster.id,
+        "cluster_name": cluster.name,
+        "description": cluster.description,
+        "themes": ", ".join(cluster.themes),
+    }
+    return f"{user_id}_{cluster.id}", vector, metadata
+
+
+def graph_cluster_rows(
+    user_id: str, graph: GraphDocument, profiles: Mapping[str, ClusterProfile], dim: int
+) -> list[ClusterRow]:
+    """One row per cluster of a freshly generated graph."""
+    return [
+        cluster_row(
+            user_id,
+            KnownCluster(
+                id=cluster_id,
+                name=info.name,
+                description=info.description,
+                themes=list(info.key_themes),
+                profile=profiles[cluster_id],
+            ),
+            dim,
+        )
+        for cluster_id, info in sorted(graph.metadata.clusters.items())
+        if cluster_id in profiles
+    ]
+
+
+def clusters_from_rows(
+    vectors: np.ndarray, metadatas: Sequence[Mapping[str, Any]], existing: Sequence[ExistingCluster]
 ) -> dict[str, KnownCluster]:
-    """Clusters from the backend's ``existingClusters`` and from the user's stored vectors."""
+    """Clusters from the backend's ``existingClusters`` and the user's stored cluster rows."""
     clusters: dict[str, KnownCluster] = {}
     for given in existing:
         clusters[given.id] = KnownCluster(
@@ -258,25 +293,17 @@ def stored_clusters(
             description=given.description or "",
             themes=[t for t in given.themes if t],
         )
-    terms: dict[str, Counter[str]] = {}
-    for metadata, vector in zip(metadatas, vectors, strict=True):
+    for vector, metadata in zip(vectors, metadatas, strict=True):
         cluster_id = str(metadata.get("cluster_id") or "")
-        if not cluster_id:
+        profile = profile_from_row(vector, metadata)
+        if not cluster_id or profile is None:
             continue
         known = clusters.setdefault(cluster_id, KnownCluster(id=cluster_id))
-        if not known.name and metadata.get("cluster_name"):
-            known.name = str(metadata["cluster_name"])
-        known.vector_sum = (
-            vector.astype(np.float64) if known.vector_sum is None else known.vector_sum + vector
-        )
-        known.count += 1
-        keywords = str(metadata.get("top_keywords") or "")
-        terms.setdefault(cluster_id, Counter()).update(t.strip() for t in keywords.split(",") if t.strip())
-    for cluster_id, counts in terms.items():
-        known = clusters[cluster_id]
-        known.name = known.name or cluster_id
+        known.name = known.name or str(metadata.get("cluster_name") or cluster_id)
+        known.description = known.description or str(metadata.get("description") or "")
         if not known.themes:
-            known.themes = [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]]
+            known.themes = [t.strip() for t in str(metadata.get("themes") or "").split(",") if t.strip()]
+        known.profile = profile
     return clusters
 
 
@@ -289,9 +316,14 @@ def fresh_cluster_id(taken: set[str]) -> str:
     return f"cluster_{n}"
 
 
-def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 0 else vector
+@dataclass(slots=True)
+class ItemPoint:
+    """One item as clusters are compared with it: semantic vector, weighted terms, text-space vector."""
+
+    vector: np.ndarray
+    semantic: np.ndarray | None
+    features: list[str]
+    terms: TermVector
 
 
 class ClusterChooser:
@@ -300,65 +332,66 @@ class ClusterChooser:
     def __init__(self, clusters: dict[str, KnownCluster], taken_ids: set[str]) -> None:
         self.clusters = clusters
         self.taken = set(taken_ids) | set(clusters)
+        profiles = [c.profile for c in clusters.values() if c.profile is not None]
+        self.weights = TermWeights(profiles)
+        cohesions = [p.cohesion for p in profiles if p.cohesion > 0]
+        self.new_cohesion = float(np.mean(cohesions)) if cohesions else NEW_CLUSTER_COHESION
 
-    def choose(self, vector: np.ndarray, neighbours: Sequence[Neighbour]) -> Assignment | None:
-        """The best cluster for ``vector``, or ``None`` when nothing is close enough."""
-        votes: dict[str, float] = defaultdict(float)
-        for neighbour in neighbours:
-            cluster_id = str(neighbour.metadata.get("cluster_id") or "")
-            if cluster_id in self.clusters and neighbour.similarity > 0:
-                votes[cluster_id] += neighbour.similarity
-        total_votes = sum(votes.values()) or 1.0
-        best: tuple[float, float, bool, float, KnownCluster] | None = None
+    def point(self, vector: np.ndarray, semantic: np.ndarray | None, features: list[str]) -> ItemPoint:
+        """``ItemPoint`` of an embedded item."""
+        return ItemPoint(vector, semantic, features, self.weights.item_terms(features))
+
+    def choose(self, point: ItemPoint, neighbours: Sequence[Neighbour]) -> Assignment | None:
+        """The best cluster for ``point``, or ``None`` when nothing is close enough."""
+        best: tuple[float, float, KnownCluster] | None = None
         for cluster in sorted(self.clusters.values(), key=lambda c: c.id):
-            score, closeness, close, similarity = self.score(cluster, vector)
-            if score is None:
-                continue
-            score += VOTE_WEIGHT * votes.get(cluster.id, 0.0) / total_votes
-            if best is None or score > best[0]:
-                best = (score, closeness, close, similarity, cluster)
-        if best is None or not best[2]:
+            score, closeness = self.score(cluster, point)
+            if score is not None and (best is None or score > best[0]):
+                best = (score, closeness, cluster)
+        if best is None or best[1] < 1.0:
             return None
-        _, closeness, _, similarity, cluster = best
+        score, closeness, cluster = best
         voters = sum(1 for n in neighbours if n.metadata.get("cluster_id") == cluster.id)
         return Assignment(
             cluster=cluster,
             is_new=False,
-            confidence=round(min(1.0, max(0.0, closeness)), 4),
-            similarity=similarity,
+            confidence=round(min(1.0, max(0.0, closeness * NEW_CLUSTER_RATIO)), 4),
+            similarity=score,
             voters=voters,
             neighbours=len(neighbours),
         )
 
-    def score(self, cluster: KnownCluster, vector: np.ndarray) -> tuple[float | None, float, bool, float]:
-        """(score, closeness, close enough, similarity) of a cluster; score ``None`` when nothing is known."""
-        profile = float(cluster.profile @ vector) if cluster.profile is not None else None
-        if cluster.vector_sum is not None and cluster.count > 0:
-            centroid_norm = float(np.linalg.norm(cluster.vector_sum))
-            similarity = float(cluster.vector_sum @ vector) / centroid_norm if centroid_norm else 0.0
-            cohesion = centroid_norm / cluster.count
-            ratio = similarity / cohesion if cohesion > 0 else 0.0
-            score = similarity + PROFILE_WEIGHT * (profile or 0.0)
-            return score, ratio, ratio >= NEW_CLUSTER_RATIO, similarity
-        if profile is not None:
-            closeness = profile / PROFILE_MIN_SIMILARITY / 2
-            return profile, closeness, profile >= PROFILE_MIN_SIMILARITY, profile
-        return None, 0.0, False, 0.0
+    def score(self, cluster: KnownCluster, point: ItemPoint) -> tuple[float | None, float]:
+        """(similarity, closeness) of a cluster, closeness 1.0 at the bar; ``None`` when nothing is known."""
+        profile = cluster.profile
+        if profile is not None and profile.count > 0:
+            value = similarity(point.semantic, point.terms, profile, self.weights.profile_terms(profile))
+            cohesion = profile.cohesion if profile.cohesion > 0 else self.new_cohesion
+            return value, value / (NEW_CLUSTER_RATIO * cohesion)
+        if cluster.text_vector is not None:
+            value = float(cluster.text_vector @ point.vector)
+            return value, value / TEXT_MIN_SIMILARITY
+        return None, 0.0
 
     def open_cluster(self, name: str, description: str, themes: list[str]) -> KnownCluster:
         """A new cluster with a fresh id."""
         cluster = KnownCluster(
-            id=fresh_cluster_id(self.taken), name=name, description=description, themes=themes, is_new=True
+            id=fresh_cluster_id(self.taken),
+            name=name,
+            description=description,
+            themes=themes,
+            profile=ClusterProfile(cohesion=self.new_cohesion),
+            is_new=True,
         )
         self.taken.add(cluster.id)
         self.clusters[cluster.id] = cluster
         return cluster
 
-    def add_member(self, cluster: KnownCluster, vector: np.ndarray) -> None:
-        """Count ``vector`` in ``cluster``'s centroid."""
-        as_float = vector.astype(np.float64)
-        cluster.vector_sum = as_float if cluster.vector_sum is None else cluster.vector_sum + as_float
-        cluster.count += 1
+    def add_member(self, cluster: KnownCluster, point: ItemPoint) -> None:
+        """Count ``point`` in ``cluster``'s profile."""
+        if cluster.profile is None:
+            cluster.profile = ClusterProfile(cohesion=self.new_cohesion)
+        cluster.profile.add(point.semantic, point.features)
 
 
 _REASONS = {
@@ -457,7 +490,7 @@ def add_items(
 ) -> list[Placed]:
     """Place every readable item of ``batch``, in order; skipped items are passed through.
 
-    ``clusters`` come from ``stored_clusters`` (built without this batch's own stored vectors);
+    ``clusters`` come from ``clusters_from_rows`` (without rows this task wrote in an earlier delivery);
     ``taken_cluster_ids`` are ids a new cluster must not reuse; ``stored_batch_ids`` are node ids of
     this batch already in the index (a redelivery): item ``i`` never sees items ``i`` and later, so a
     redelivered batch is placed exactly as the first time.
@@ -469,25 +502,35 @@ def add_items(
     items = [p.batch_item.item for p in ready if p.batch_item.item is not None]
     embedded = embedder.embed([item.text for item in items])
     keywords = extract_keywords(embedded.analyses)
-    with_text = [c for c in sorted(clusters.values(), key=lambda c: c.id) if c.description or c.themes]
+    with_text = [
+        c
+        for c in sorted(clusters.values(), key=lambda c: c.id)
+        if c.profile is None and (c.description or c.themes)
+    ]
     if with_text:
-        profiles = embedder.embed([cluster_text(c) for c in with_text]).vectors
-        for cluster, profile in zip(with_text, profiles, strict=True):
-            cluster.profile = profile
+        text_vectors = embedder.embed([cluster_text(c) for c in with_text]).vectors
+        for cluster, text_vector in zip(with_text, text_vectors, strict=True):
+            cluster.text_vector = text_vector
     chooser = ClusterChooser(clusters, taken_cluster_ids or set())
+    semantic = embedded.semantic
     ids = [node_id(user_id, item.orig_id) for item in items]
     stored = stored_batch_ids or set()
     for position, (entry, item) in enumerate(zip(ready, items, strict=True)):
         vector = embedded.vectors[position]
+        point = chooser.point(
+            vector,
+            semantic[position] if semantic is not None else None,
+            embedded.analyses[position].features,
+        )
         hidden = set(ids[position:])
         extra = len(hidden & stored)
         neighbours = [n for n in index.nearest(vector, NEIGHBOURS + extra) if n.id not in hidden][:NEIGHBOURS]
         for neighbour in neighbours:  # the index is user-scoped; never trust it blindly
             if neighbour.metadata.get("userId") != user_id or not neighbour.id.startswith(f"{user_id}_"):
                 raise RuntimeError("the vector index returned another user's node")
-        assignment = chooser.choose(vector, neighbours)
+        assignment = chooser.choose(point, neighbours)
         if assignment is None:
-            closest = _closest_name(chooser, vector)
+            closest = _closest_name(chooser, point)
             name, description, themes = new_cluster_label(item, keywords[position], language, namer)
             cluster = chooser.open_cluster(name, description, themes)
             assignment = Assignment(
@@ -498,7 +541,6 @@ def add_items(
                 voters=0,
                 neighbours=len(neighbours),
             )
-            cluster.profile = embedded.vectors[position]
             offline = (
                 reasoning(language, "new", name=name, closest=closest[0], score=f"{closest[1]:.2f}")
                 if closest[0]
@@ -508,7 +550,7 @@ def add_items(
             cluster = assignment.cluster
             offline = reasoning(
                 language,
-                "existing" if assignment.voters else "profile",
+                "profile" if cluster.profile is None else "existing",
                 name=cluster.name,
                 neighbours=assignment.neighbours,
                 voters=assignment.voters,
@@ -525,18 +567,18 @@ def add_items(
             for n in neighbours[:EDGES_PER_ITEM]
             if n.similarity >= EDGE_MIN_SIMILARITY
         ]
-        chooser.add_member(cluster, vector)
+        chooser.add_member(cluster, point)
         index.add(ids[position], vector, vector_metadata(user_id, task_id, item, cluster, keywords[position]))
     return placed
 
 
-def _closest_name(chooser: ClusterChooser, vector: np.ndarray) -> tuple[str, float]:
-    best = ("", 0.0)
+def _closest_name(chooser: ClusterChooser, point: ItemPoint) -> tuple[str, float]:
+    best = ("", 0.0, -1.0)
     for cluster in sorted(chooser.clusters.values(), key=lambda c: c.id):
-        _, closeness, _, similarity = chooser.score(cluster, vector)
-        if closeness > best[1] or not best[0]:
-            best = (cluster.name, similarity)
-    return best
+        score, closeness = chooser.score(cluster, point)
+        if score is not None and closeness > best[2]:
+            best = (cluster.name, score, closeness)
+    return best[0], best[1]
 
 
 def result_document(user_id: str, placed: Sequence[Placed]) -> AddNodeResultDocument:

@@ -30,6 +30,7 @@ from .edges import similarity_edges
 from .embed import Embedder, release_free_memory
 from .keywords import TOP_KEYWORDS, extract_keywords
 from .naming import label_clusters
+from .profiles import ClusterProfile, graph_profiles
 from .space import similarity_space
 from .subclusters import find_subclusters
 
@@ -49,11 +50,13 @@ class GraphParams:
 
 @dataclass(slots=True)
 class GraphBuild:
-    """The pipeline's outputs: both documents and the stored vectors (rows match ``graph.nodes``)."""
+    """The pipeline's outputs: both documents, the stored vectors (rows match ``graph.nodes``) and
+    each cluster's profile (what add-node compares new items with), by cluster id."""
 
     graph: GraphDocument
     features: FeaturesDocument
     vectors: np.ndarray
+    profiles: dict[str, ClusterProfile]
 
 
 def iso_time(epoch: float | None) -> str | None:
@@ -109,6 +112,11 @@ def build_graph(
         representative_titles[label] = items[best].title or items[best].orig_id
     names = label_clusters(labels, keywords, representative_titles, params.language)
     cluster_ids = {label: f"cluster_{label + 1}" for label in range(clustering.k)}
+    features_of = [analysis.features for analysis in embedded.analyses]
+    profiles = {
+        cluster_ids[label]: profile
+        for label, profile in graph_profiles(labels, features_of, embedded.semantic).items()
+    }
 
     subcluster_of: dict[int, str] = {}
     subclusters: list[Subcluster] = []
@@ -195,4 +203,4 @@ def build_graph(
         metadata={"embedding_model": embedder.name, "embedding_dim": embedder.dim, "total": len(items)},
     )
     report(5, 1.0)
-    return GraphBuild(graph=graph, features=features, vectors=embedded.vectors)
+    return GraphBuild(graph=graph, features=features, vectors=embedded.vectors, profiles=profiles)
