@@ -7,7 +7,8 @@ graph_generation.py's generator), each repeated with small noise, clustered into
 upserted into an embedded Chroma in a temporary folder with the metadata graph generation writes,
 together with the per-cluster rows graph generation writes.
 Each run then does what the ADD_NODE actor does for a one-conversation batch, minus blob I/O: read the
-user's stored clusters, embed the conversation, choose its cluster, find its edges, upsert its vector.
+user's cluster rows, embed the conversation, choose its cluster, find its edges, upsert its vector and
+its cluster row.
 Model load is excluded (one warm-up run). Prints p50 and p95 per stage and in total (target: p95 <= 250 ms).
 """
 
@@ -28,7 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ai_worker.actors.add_node import known_clusters
 from ai_worker.adapters.vectors import ChromaVectorStore, UserVectors
-from ai_worker.pipelines.add_node import Batch, KnownCluster, add_items, batch_conversation, cluster_row
+from ai_worker.pipelines.add_node import (
+    Batch,
+    KnownCluster,
+    add_items,
+    batch_cluster_rows,
+    batch_conversation,
+    cluster_row,
+)
 from ai_worker.pipelines.cluster import cluster
 from ai_worker.pipelines.embed import normalize_rows
 from ai_worker.pipelines.ingest import parse_conversation
@@ -79,7 +87,7 @@ def main() -> int:
         ]  # fmt: skip
         store.upsert(ids, vectors, metadata)
         rows = [
-            cluster_row(USER, KnownCluster(id=f"cluster_{c + 1}", name=f"topic {c + 1}", profile=p), embedder.dim)
+            cluster_row(USER, KnownCluster(id=f"cluster_{c + 1}", name=f"topic {c + 1}"), p, embedder.dim)
             for c, p in sorted(profiles.items())
         ]  # fmt: skip
         store.upsert_clusters(USER, "bench-graph", rows, replace=True)  # as graph generation writes them
@@ -95,6 +103,9 @@ def main() -> int:
                 batch.items, embedder, UserVectors(store, USER), clusters, user_id=USER, task_id=f"bench-{run}",
                 taken_cluster_ids=taken, stored_batch_ids=stored,
             )  # fmt: skip
+            store.upsert_clusters(
+                USER, f"bench-{run}", batch_cluster_rows(USER, f"bench-{run}", placed, embedder.dim)
+            )
             ended = time.perf_counter()
             assert placed[0].assignment is not None
             if run == 0:

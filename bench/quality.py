@@ -18,6 +18,7 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import adjusted_mutual_info_score
@@ -31,18 +32,24 @@ from ai_worker.pipelines.text import TextAnalyzer
 from ai_worker.services import build_embedder
 
 
-def load_labelled(path: Path) -> tuple[list[str], list[str]]:
-    """Texts and true topics of a labelled file."""
+def load_conversations(path: Path) -> list[dict[str, Any]]:
+    """The conversations of a labelled file, each with its true ``topic`` (``label`` is read as one)."""
     document = json.loads(path.read_text("utf-8"))
-    conversations = document["conversations"] if isinstance(document, dict) else document
-    texts, topics = [], []
+    conversations: list[dict[str, Any]] = (
+        document["conversations"] if isinstance(document, dict) else document
+    )
     for raw in conversations:
         topic = raw.get("topic") or raw.get("label")
         if topic is None:
             raise SystemExit(f"{path}: conversation {raw.get('id')} has no 'topic'")
-        texts.append(parse_conversation(raw).text)
-        topics.append(str(topic))
-    return texts, topics
+        raw["topic"] = str(topic)
+    return conversations
+
+
+def load_labelled(path: Path) -> tuple[list[str], list[str]]:
+    """Texts and true topics of a labelled file."""
+    conversations = load_conversations(path)
+    return [parse_conversation(raw).text for raw in conversations], [raw["topic"] for raw in conversations]
 
 
 def purity(truth: list[str], labels: np.ndarray) -> float:

@@ -249,6 +249,32 @@ def test_invariants_and_skipped_items(
             assert edge["intraCluster"] == (
                 stored[edge["target"]]["cluster_id"] == result["nodes"][0]["clusterId"]
             )
+    # nothing in a graph about plants, running, cooking... is close to black holes: a new cluster,
+    # which a later task finds in the user's stored cluster rows and adds the next black-hole item to
+    astro = results[5]["assignedCluster"]
+    assert astro["isNewCluster"] and not results[0]["assignedCluster"]["isNewCluster"]
+    follow_up = off_topic | {
+        "conversationId": "new-astro-2",
+        "title": "Do small black holes evaporate faster?",
+        "messages": [
+            {
+                "role": "user",
+                "content": "Why do tiny black holes evaporate faster through Hawking radiation?",
+            },
+            {
+                "role": "assistant",
+                "content": "A smaller black hole has a hotter event horizon, so its Hawking radiation is "
+                "stronger and it loses mass faster; primordial black holes could evaporate today.",
+            },
+        ],
+    }
+    later = {"userId": ACC_USER, "existingClusters": [], "conversations": [follow_up]}
+    (result,) = run_batch(run_raw, upload, services, "task_add_node_u-accuracy_03", ACC_USER, later)[
+        "results"
+    ]
+    assert result["assignedCluster"]["clusterId"] == astro["clusterId"], result["assignedCluster"]
+    assert not result["assignedCluster"]["isNewCluster"]
+    assert any(e["target"] == f"{ACC_USER}_new-astro-1" for e in result["edges"])
 
 
 def cheap_items(prefix: str, copies: int) -> list[dict[str, Any]]:

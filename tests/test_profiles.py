@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from ai_worker.pipelines.add_node import KnownCluster, cluster_row, clusters_from_rows
 from ai_worker.pipelines.embed import normalize_rows
 from ai_worker.pipelines.profiles import (
     ClusterProfile,
@@ -80,3 +81,25 @@ def test_stored_row_round_trip() -> None:
     assert back is not None and back.semantic_sum is None and back.term_counts == Counter(lexical.term_counts)
     assert profile_from_row(vector, {**metadata, "terms": "not json"}) is None
     assert profile_from_row(vector, {**metadata, "count": 0}) is None
+
+
+def test_rows_of_one_cluster_are_merged() -> None:
+    """A graph row and an add-node task's row of the same cluster read back as one profile."""
+
+    semantic = semantic_vectors()
+    graph_profile = graph_profiles(LABELS, FEATURES, semantic)[0]
+    added = ClusterProfile()
+    added.add(semantic[0], ["run", "trail"])
+    cluster = KnownCluster(id="cluster_1", name="running", themes=["run", "pace"])
+    rows = [
+        cluster_row("u", cluster, graph_profile, 16),
+        cluster_row("u", cluster, added, 16, task_id="task-add"),
+    ]
+    assert rows[0][0] == "u_cluster_1" and rows[1][0] == "u_cluster_1_task-add"
+    clusters = clusters_from_rows(np.asarray([r[1] for r in rows]), [r[2] for r in rows], [])
+    merged = clusters["cluster_1"].profile
+    assert (
+        merged is not None and merged.count == 4 and merged.cohesion == pytest.approx(graph_profile.cohesion)
+    )
+    assert merged.term_counts["run"] == 4 and merged.term_counts["trail"] == 1
+    assert clusters["cluster_1"].name == "running" and clusters["cluster_1"].themes == ["run", "pace"]

@@ -17,7 +17,7 @@ from ..pipelines.add_node import (
     KnownCluster,
     Namer,
     add_items,
-    cluster_row,
+    batch_cluster_rows,
     clusters_from_rows,
     node_id,
     read_batch,
@@ -103,10 +103,7 @@ def add_node(request: AddNodeRequest, task_id: str) -> AddNodeResult:
     finally:
         if llm is not None:
             llm.close()
-    opened = {
-        p.assignment.cluster.id: p.assignment.cluster for p in placed if p.assignment and p.assignment.is_new
-    }
-    rows = [cluster_row(user_id, cluster, services.embedder.dim) for cluster in opened.values()]
+    rows = batch_cluster_rows(user_id, task_id, placed, services.embedder.dim)
     services.vectors.upsert_clusters(user_id, task_id, rows)
     document = result_document(user_id, placed)
     key = result_key(user_id, task_id)

@@ -128,6 +128,7 @@ class Placed:
     assignment: Assignment | None = None
     edges: list[tuple[str, float, bool]] = field(default_factory=list)
     keywords: list[Keyword] = field(default_factory=list)
+    point: ItemPoint | None = None
 
 
 #: Called with (item title, cluster name, cluster themes) for a better reasoning sentence.
@@ -247,17 +248,23 @@ def node_id(user_id: str, orig_id: str) -> str:
 ClusterRow = tuple[str, np.ndarray, dict[str, Scalar]]
 
 
-def cluster_row(user_id: str, cluster: KnownCluster, dim: int) -> ClusterRow:
-    """The stored row of a cluster that has a profile: what ``clusters_from_rows`` reads back."""
-    assert cluster.profile is not None
-    vector, metadata = profile_row(cluster.profile, dim)
+def cluster_row(
+    user_id: str, cluster: KnownCluster, profile: ClusterProfile, dim: int, task_id: str | None = None
+) -> ClusterRow:
+    """A stored row of ``cluster`` holding ``profile``: what ``clusters_from_rows`` reads back.
+
+    Graph generation writes one row per cluster (id ``{user}_{cluster}``); an add-node task writes one
+    row per cluster it added items to, holding only those items (id ``{user}_{cluster}_{task}``).
+    """
+    vector, metadata = profile_row(profile, dim)
     metadata |= {
         "cluster_id": cluster.id,
         "cluster_name": cluster.name,
         "description": cluster.description,
         "themes": ", ".join(cluster.themes),
     }
-    return f"{user_id}_{cluster.id}", vector, metadata
+    suffix = f"_{task_id}" if task_id else ""
+    return f"{user_id}_{cluster.id}{suffix}", vector, metadata
 
 
 def graph_cluster_rows(
@@ -268,12 +275,9 @@ def graph_cluster_rows(
         cluster_row(
             user_id,
             KnownCluster(
-                id=cluster_id,
-                name=info.name,
-                description=info.description,
-                themes=list(info.key_themes),
-                profile=profiles[cluster_id],
+                id=cluster_id, name=info.name, description=info.description, themes=list(info.key_themes)
             ),
+            profiles[cluster_id],
             dim,
         )
         for cluster_id, info in sorted(graph.metadata.clusters.items())
@@ -281,10 +285,27 @@ def graph_cluster_rows(
     ]
 
 
+def batch_cluster_rows(user_id: str, task_id: str, placed: Sequence[Placed], dim: int) -> list[ClusterRow]:
+    """One row per cluster the batch added items to, holding those items (a new cluster's cohesion too)."""
+    added: dict[str, tuple[KnownCluster, ClusterProfile]] = {}
+    for entry in placed:
+        if entry.assignment is None or entry.point is None:
+            continue
+        cluster = entry.assignment.cluster
+        if cluster.id not in added:
+            cohesion = cluster.profile.cohesion if cluster.is_new and cluster.profile is not None else 0.0
+            added[cluster.id] = (cluster, ClusterProfile(cohesion=cohesion))
+        added[cluster.id][1].add(entry.point.semantic, entry.point.features)
+    return [
+        cluster_row(user_id, cluster, profile.truncated(), dim, task_id)
+        for cluster, profile in (added[k] for k in sorted(added))
+    ]
+
+
 def clusters_from_rows(
     vectors: np.ndarray, metadatas: Sequence[Mapping[str, Any]], existing: Sequence[ExistingCluster]
 ) -> dict[str, KnownCluster]:
-    """Clusters from the backend's ``existingClusters`` and the user's stored cluster rows."""
+    """Clusters from the backend's ``existingClusters`` and the user's stored cluster rows (merged by id)."""
     clusters: dict[str, KnownCluster] = {}
     for given in existing:
         clusters[given.id] = KnownCluster(
@@ -303,7 +324,10 @@ def clusters_from_rows(
         known.description = known.description or str(metadata.get("description") or "")
         if not known.themes:
             known.themes = [t.strip() for t in str(metadata.get("themes") or "").split(",") if t.strip()]
-        known.profile = profile
+        if known.profile is None:
+            known.profile = profile
+        else:
+            known.profile.merge(profile)
     return clusters
 
 
@@ -562,6 +586,7 @@ def add_items(
         entry.assignment = assignment
         entry.node_id = ids[position]
         entry.keywords = keywords[position]
+        entry.point = point
         entry.edges = [
             (n.id, round(float(n.similarity), 4), n.metadata.get("cluster_id") == cluster.id)
             for n in neighbours[:EDGES_PER_ITEM]

@@ -50,6 +50,18 @@ class ClusterProfile:
             self.semantic_sum = as_float if self.semantic_sum is None else self.semantic_sum + as_float
         self.term_counts.update(set(features))
 
+    def merge(self, other: ClusterProfile) -> None:
+        """Add ``other``'s members (another stored row of the same cluster); the first known cohesion stays."""
+        self.count += other.count
+        if other.semantic_sum is not None:
+            self.semantic_sum = (
+                other.semantic_sum.copy()
+                if self.semantic_sum is None
+                else self.semantic_sum + other.semantic_sum
+            )
+        self.term_counts.update(other.term_counts)
+        self.cohesion = self.cohesion or other.cohesion
+
     def truncated(self, limit: int = PROFILE_TERMS) -> ClusterProfile:
         """This profile with only its ``limit`` most common terms (what is stored)."""
         kept = sorted(self.term_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
