@@ -48,7 +48,7 @@ def known_clusters(
     vectors, rows = store.user_clusters(user_id)
     keep = [i for i, row in enumerate(rows) if row.get("taskId") != task_id]
     clusters = clusters_from_rows(vectors[keep], [rows[i] for i in keep], batch.existing_clusters)
-    taken = {str(rows[i].get("cluster_id")) for i in keep} | set(clusters)
+    taken = {str(rows[i].get("cluster_id")) for i in keep}
     stored_batch_ids = set(store.get(sorted(batch_ids))) if batch_ids else set()
     return clusters, taken, stored_batch_ids
 

@@ -342,7 +342,7 @@ def fresh_cluster_id(taken: set[str]) -> str:
 
 @dataclass(slots=True)
 class ItemPoint:
-    """One item as clusters are compared with it: semantic vector, weighted terms, text-space vector."""
+    """One item as clusters are compared with it: stored vector, semantic vector, features and their weights."""
 
     vector: np.ndarray
     semantic: np.ndarray | None
@@ -360,6 +360,7 @@ class ClusterChooser:
         self.weights = TermWeights(profiles)
         cohesions = [p.cohesion for p in profiles if p.cohesion > 0]
         self.new_cohesion = float(np.mean(cohesions)) if cohesions else NEW_CLUSTER_COHESION
+        self._profile_terms: dict[str, TermVector] = {}  # per cluster id, until a member is added
 
     def point(self, vector: np.ndarray, semantic: np.ndarray | None, features: list[str]) -> ItemPoint:
         """``ItemPoint`` of an embedded item."""
@@ -389,7 +390,9 @@ class ClusterChooser:
         """(similarity, closeness) of a cluster, closeness 1.0 at the bar; ``None`` when nothing is known."""
         profile = cluster.profile
         if profile is not None and profile.count > 0:
-            value = similarity(point.semantic, point.terms, profile, self.weights.profile_terms(profile))
+            if cluster.id not in self._profile_terms:
+                self._profile_terms[cluster.id] = self.weights.profile_terms(profile)
+            value = similarity(point.semantic, point.terms, profile, self._profile_terms[cluster.id])
             cohesion = profile.cohesion if profile.cohesion > 0 else self.new_cohesion
             return value, value / (NEW_CLUSTER_RATIO * cohesion)
         if cluster.text_vector is not None:
@@ -416,6 +419,7 @@ class ClusterChooser:
         if cluster.profile is None:
             cluster.profile = ClusterProfile(cohesion=self.new_cohesion)
         cluster.profile.add(point.semantic, point.features)
+        self._profile_terms.pop(cluster.id, None)
 
 
 _REASONS = {

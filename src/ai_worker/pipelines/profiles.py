@@ -104,10 +104,15 @@ def similarity(
 ) -> float:
     """An item's similarity with a profile in the graph's space (semantic and term cosines, weighted)."""
     term_part = sum(w * profile_terms.get(t, 0.0) for t, w in terms.items())
-    if semantic is None or profile.semantic_sum is None:
+    return _weighted(term_part, semantic, profile.semantic_sum)
+
+
+def _weighted(term_part: float, semantic: np.ndarray | None, semantic_sum: np.ndarray | None) -> float:
+    """The term cosine joined with the semantic cosine of ``semantic`` and ``semantic_sum``, if both exist."""
+    if semantic is None or semantic_sum is None:
         return term_part
-    norm = float(np.linalg.norm(profile.semantic_sum))
-    semantic_part = float(profile.semantic_sum @ semantic) / norm if norm > 0 else 0.0
+    norm = float(np.linalg.norm(semantic_sum))
+    semantic_part = float(semantic_sum @ semantic) / norm if norm > 0 else 0.0
     return SEMANTIC_WEIGHT * semantic_part + (1 - SEMANTIC_WEIGHT) * term_part
 
 
@@ -163,13 +168,9 @@ class _LeftOut:
                 idf = self.idf[term]
                 dot += weight * (held - 1) * idf
                 square_sum -= (2 * held - 1) * idf * idf
-        term_part = dot / np.sqrt(square_sum) if square_sum > 1e-12 else 0.0
-        if semantic is None or profile.semantic_sum is None:
-            return float(term_part)
-        rest = profile.semantic_sum - semantic
-        norm = float(np.linalg.norm(rest))
-        semantic_part = float(rest @ semantic) / norm if norm > 0 else 0.0
-        return SEMANTIC_WEIGHT * semantic_part + (1 - SEMANTIC_WEIGHT) * float(term_part)
+        term_part = dot / math.sqrt(square_sum) if square_sum > 1e-12 else 0.0
+        rest = None if semantic is None or profile.semantic_sum is None else profile.semantic_sum - semantic
+        return _weighted(term_part, semantic, rest)
 
 
 def profile_row(profile: ClusterProfile, dim: int) -> tuple[np.ndarray, dict[str, str | int | float | bool]]:
