@@ -3,6 +3,8 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# the labelled histories (sample_topics.json beside them labels the demo sample, not a history)
+LABELLED := tests/fixtures/clustering/ko.json tests/fixtures/clustering/en.json tests/fixtures/clustering/mixed.json
 
 .PHONY: install demo test lint typecheck bench quality clean
 
@@ -29,7 +31,7 @@ test: lint typecheck  ## lint, type-check, then every test
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
 
 quality: install  ## clustering quality (AMI, purity) on the labelled fixtures
-	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py tests/fixtures/clustering/*.json
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py $(LABELLED)
 
 bench: install  ## graph generation stage timings and peak memory at 1k, 2k and 10k conversations
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/graph_generation.py

@@ -35,9 +35,9 @@ from ai_worker.services import build_embedder
 def load_conversations(path: Path) -> list[dict[str, Any]]:
     """The conversations of a labelled file, each with its true ``topic`` (``label`` is read as one)."""
     document = json.loads(path.read_text("utf-8"))
-    conversations: list[dict[str, Any]] = (
-        document["conversations"] if isinstance(document, dict) else document
-    )
+    conversations = document.get("conversations") if isinstance(document, dict) else document
+    if not isinstance(conversations, list):
+        raise SystemExit(f"{path}: not a labelled history (no list of conversations)")
     for raw in conversations:
         topic = raw.get("topic") or raw.get("label")
         if topic is None:
