@@ -60,4 +60,4 @@ USER 10001:10001
 HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 CMD ["ai-worker", "health"]
 
 # --worker-shutdown-timeout is in milliseconds: 100 s, inside ECS's stopTimeout of 120 s.
-CMD ["dramatiq", "ai_worker.actors", "--processes", "1", "--threads", "2", "--worker-shutdown-timeout", "100000"]
+CMD ["dramatiq", "actors", "--processes", "1", "--threads", "2", "--worker-shutdown-timeout", "100000"]

@@ -21,8 +21,8 @@ demo: install  ## build a knowledge graph from the bundled sample history, no se
 	HF_HUB_OFFLINE=1 $(BIN)/ai-worker demo --out out
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: install
 	$(BIN)/mypy

@@ -27,9 +27,11 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ai_worker.actors.add_node import known_clusters
-from ai_worker.adapters.vectors import ChromaVectorStore, UserVectors
-from ai_worker.pipelines.add_node import (
+from actors.add_node import known_clusters
+from adapters.vectors import ChromaVectorStore, UserVectors
+from core.services import build_embedder
+from graph_generation import synthetic_history
+from pipelines.add_node import (
     Batch,
     KnownCluster,
     add_items,
@@ -37,13 +39,11 @@ from ai_worker.pipelines.add_node import (
     batch_conversation,
     cluster_row,
 )
-from ai_worker.pipelines.cluster import cluster
-from ai_worker.pipelines.embed import normalize_rows
-from ai_worker.pipelines.ingest import parse_conversation
-from ai_worker.pipelines.profiles import graph_profiles
-from ai_worker.pipelines.text import TextAnalyzer
-from ai_worker.services import build_embedder
-from graph_generation import synthetic_history
+from pipelines.cluster import cluster
+from pipelines.embed import normalize_rows
+from pipelines.ingest import parse_conversation
+from pipelines.profiles import graph_profiles
+from pipelines.text import TextAnalyzer
 
 USER = "bench-user"
 

@@ -25,15 +25,15 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ai_worker.actors.add_node import known_clusters
-from ai_worker.actors.graph_generation import node_metadata
-from ai_worker.adapters.vectors import ChromaVectorStore, UserVectors, vector_id
-from ai_worker.pipelines.add_node import Batch, add_items, batch_conversation, graph_cluster_rows
-from ai_worker.pipelines.embed import Embedder
-from ai_worker.pipelines.graph_generation import GraphParams, build_graph
-from ai_worker.pipelines.ingest import parse_conversation
-from ai_worker.pipelines.text import TextAnalyzer
-from ai_worker.services import build_embedder
+from actors.add_node import known_clusters
+from actors.graph_generation import node_metadata
+from adapters.vectors import ChromaVectorStore, UserVectors, vector_id
+from core.services import build_embedder
+from pipelines.add_node import Batch, add_items, batch_conversation, graph_cluster_rows
+from pipelines.embed import Embedder
+from pipelines.graph_generation import GraphParams, build_graph
+from pipelines.ingest import parse_conversation
+from pipelines.text import TextAnalyzer
 from quality import load_conversations
 
 USER = "bench-user"

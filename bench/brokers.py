@@ -36,12 +36,12 @@ from dramatiq.encoder import JSONEncoder
 from dramatiq_sqs import SQSBroker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from ai_worker.actors.broker import build_broker
-from ai_worker.adapters.sinks import MemorySink
-from ai_worker.logs import configure_logging
-from ai_worker.models.results import GraphGenerationResult, Status
-from ai_worker.services import Services
-from ai_worker.settings import Settings
+from actors.broker import build_broker
+from adapters.sinks import MemorySink
+from core.logs import configure_logging
+from core.services import Services
+from core.settings import Settings
+from models.results import GraphGenerationResult, Status
 
 from servers import REGION, aws_client, moto_server
 

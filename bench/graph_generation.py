@@ -71,10 +71,10 @@ def synthetic_history(size: int, seed: int = 0) -> list[dict[str, object]]:
 
 def run_one(size: int, embedder_name: str, seed: int) -> dict[str, float]:
     """Build one graph of ``size`` conversations in this process and measure it."""
-    from ai_worker.pipelines.graph_generation import GraphParams, build_graph
-    from ai_worker.pipelines.ingest import parse_conversation
-    from ai_worker.pipelines.text import TextAnalyzer
-    from ai_worker.services import build_embedder
+    from core.services import build_embedder
+    from pipelines.graph_generation import GraphParams, build_graph
+    from pipelines.ingest import parse_conversation
+    from pipelines.text import TextAnalyzer
 
     items = [parse_conversation(raw) for raw in synthetic_history(size, seed)]
     embedder = build_embedder(embedder_name, TextAnalyzer())

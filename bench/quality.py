@@ -25,11 +25,11 @@ from sklearn.metrics import adjusted_mutual_info_score
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from ai_worker.pipelines.cluster import cluster
-from ai_worker.pipelines.ingest import parse_conversation
-from ai_worker.pipelines.space import similarity_space
-from ai_worker.pipelines.text import TextAnalyzer
-from ai_worker.services import build_embedder
+from core.services import build_embedder
+from pipelines.cluster import cluster
+from pipelines.ingest import parse_conversation
+from pipelines.space import similarity_space
+from pipelines.text import TextAnalyzer
 
 
 def load_conversations(path: Path) -> list[dict[str, Any]]:

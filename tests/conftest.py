@@ -1,6 +1,6 @@
 """Test set-up: the real actors on Dramatiq's StubBroker, a temporary blob folder and embedded Chroma.
 
-The environment is set before ``ai_worker.actors`` is imported, exactly as an operator would set it.
+The environment is set before ``actors`` is imported, exactly as an operator would set it.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ for name in ("S3_PAYLOAD_BUCKET", "CHROMA_HOST", "SENTRY_DSN", "LLM_BASE_URL"):
 
 import dramatiq  # noqa: E402
 
-from ai_worker.actors import broker as _broker  # noqa: E402
-from ai_worker.actors import services as _services  # noqa: E402
-from ai_worker.actors.broker import QUEUE  # noqa: E402
-from ai_worker.adapters.sinks import MemorySink  # noqa: E402
+from actors import broker as _broker  # noqa: E402
+from actors import services as _services  # noqa: E402
+from actors.broker import QUEUE  # noqa: E402
+from adapters.sinks import MemorySink  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -61,10 +61,10 @@ def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.5
 
 @contextmanager
 def worker_process(env: dict[str, str], log: Path, threads: int = 2) -> Iterator[subprocess.Popen[bytes]]:
-    """``dramatiq ai_worker.actors`` as production runs it, in a subprocess; stopped (SIGTERM) at the end."""
+    """``dramatiq actors`` as production runs it, in a subprocess; stopped (SIGTERM) at the end."""
     command = [
         str(Path(sys.executable).parent / "dramatiq"),
-        "ai_worker.actors",
+        "actors",
         "--processes",
         "1",
         "--threads",

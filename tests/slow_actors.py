@@ -1,5 +1,5 @@
 """A test-only actor that works for as long as the test says; loaded only by the lifecycle tests
-(``dramatiq ai_worker.actors slow_actors``), never by production."""
+(``dramatiq actors slow_actors``), never by production."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import dramatiq
 import structlog
 
-from ai_worker.actors.broker import QUEUE
-from ai_worker.errors import PermanentError
-from ai_worker.models.results import GraphGenerationResult, Status
+from actors.broker import QUEUE
+from core.errors import PermanentError
+from models.results import GraphGenerationResult, Status
 
 logger = structlog.get_logger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ai_worker.models.add_node import AddNodeResultDocument
+from models.add_node import AddNodeResultDocument
 
 from helpers import EXAMPLES, FIXTURES, answers, example
 
@@ -126,8 +126,8 @@ def ko_graph(run_raw: Run, services: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def run_raw(stub_worker: Any, request: pytest.FixtureRequest) -> Run:  # module scope for ko_graph
-    from ai_worker.actors import services as worker_services
-    from ai_worker.actors.broker import QUEUE
+    from actors import services as worker_services
+    from actors.broker import QUEUE
     from conftest import _broker
 
     sink = worker_services.sink

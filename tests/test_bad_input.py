@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from dramatiq.common import dq_name
 
-from ai_worker.actors import broker
-from ai_worker.actors.broker import QUEUE
+from actors import broker
+from actors.broker import QUEUE
 
 from helpers import answers, example
 

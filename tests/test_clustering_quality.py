@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sklearn.metrics import adjusted_mutual_info_score
 
-from ai_worker.demo.run import sample_path
-from ai_worker.pipelines.cluster import cluster
-from ai_worker.pipelines.ingest import parse_conversation
-from ai_worker.pipelines.space import similarity_space
+from demo.run import sample_path
+from pipelines.cluster import cluster
+from pipelines.ingest import parse_conversation
+from pipelines.space import similarity_space
 
 from helpers import FIXTURES
 

@@ -6,7 +6,7 @@ import io
 import json
 from pathlib import Path
 
-from ai_worker.demo.run import run_demo
+from demo.run import run_demo
 
 from helpers import EXAMPLES
 

@@ -6,9 +6,9 @@ import json
 
 import dramatiq
 
-from ai_worker.actors import broker
-from ai_worker.actors.broker import QUEUE
-from ai_worker.middleware.envelope import REJECT_ACTOR, EnvelopeEncoder, message_id_for
+from actors import broker
+from actors.broker import QUEUE
+from middleware.envelope import REJECT_ACTOR, EnvelopeEncoder, message_id_for
 
 from helpers import example
 

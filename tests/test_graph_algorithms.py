@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ai_worker.models.graph import Keyword
-from ai_worker.pipelines.cluster import cluster
-from ai_worker.pipelines.edges import nearest_pairs, similarity_edges
-from ai_worker.pipelines.embed import normalize_rows, windows
-from ai_worker.pipelines.subclusters import find_subclusters
+from models.graph import Keyword
+from pipelines.cluster import cluster
+from pipelines.edges import nearest_pairs, similarity_edges
+from pipelines.embed import normalize_rows, windows
+from pipelines.subclusters import find_subclusters
 
 
 def blobs(

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ai_worker.adapters.vectors import vector_id
-from ai_worker.demo.run import sample_path
-from ai_worker.models.graph import FeaturesDocument, GraphDocument
-from ai_worker.models.results import STAGE_NAMES
+from adapters.vectors import vector_id
+from demo.run import sample_path
+from models.graph import FeaturesDocument, GraphDocument
+from models.results import STAGE_NAMES
 
 from helpers import EXAMPLES, answers, example
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from ai_worker.actors import graph_summary
-from ai_worker.actors import llm as task_llm
-from ai_worker.models.results import STAGE_NAMES
-from ai_worker.models.summary import SummaryDocument
+from actors import graph_summary
+from actors import llm as task_llm
+from models.results import STAGE_NAMES
+from models.summary import SummaryDocument
 
 from helpers import EXAMPLES, answers, example
 from llm_server import FakeLLM

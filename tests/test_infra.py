@@ -1,7 +1,7 @@
 """The deployment files agree with the worker and with each other.
 
 The image's default command, the ECS task definition, the CloudFormation template and the local
-docker-compose stack must all start the same worker (``dramatiq ai_worker.actors``), stop inside
+docker-compose stack must all start the same worker (``dramatiq actors``), stop inside
 Fargate's kill deadline, set only variables the worker reads, and keep secrets out of plain
 environment variables.
 """
@@ -21,7 +21,7 @@ import yaml
 from botocore.validate import ParamValidator
 from dramatiq.cli import make_argument_parser
 
-from ai_worker.settings import Settings
+from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -133,7 +133,7 @@ def test_task_definition_is_for_fargate() -> None:
 def test_task_definition_runs_the_images_worker_command() -> None:
     command = _worker_container()["command"]
     assert command == _image_command()
-    assert command[:2] == ["dramatiq", "ai_worker.actors"]
+    assert command[:2] == ["dramatiq", "actors"]
 
 
 def test_worker_shutdown_fits_inside_the_stop_timeout() -> None:
@@ -141,7 +141,7 @@ def test_worker_shutdown_fits_inside_the_stop_timeout() -> None:
     assert stop_timeout <= MAX_STOP_TIMEOUT
     # Parsed by Dramatiq's own CLI parser: an unknown or misspelt flag fails here.
     args = make_argument_parser().parse_args(_image_command()[1:])
-    assert args.broker == "ai_worker.actors"
+    assert args.broker == "actors"
     assert args.worker_shutdown_timeout / 1000 < stop_timeout  # milliseconds vs. seconds
 
 

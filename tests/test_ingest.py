@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ai_worker.pipelines.ingest import epoch_seconds, ingest, parse_conversation
+from pipelines.ingest import epoch_seconds, ingest, parse_conversation
 
 from helpers import EXAMPLES
 

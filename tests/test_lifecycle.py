@@ -1,6 +1,6 @@
 """The worker's lifecycle on ECS Fargate, against a real SQS wire-protocol server (moto).
 
-``dramatiq ai_worker.actors slow_actors`` runs in subprocesses as production runs it; the test-only
+``dramatiq actors slow_actors`` runs in subprocesses as production runs it; the test-only
 ``slow_actors`` module adds an actor that works for as long as the test says. Checked: a long task
 keeps its message (visibility heartbeat); SIGTERM stops the worker within its budget, releases the
 unfinished message at once and a second worker answers it exactly once; after SIGKILL the task comes
@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from ai_worker.local import create_queues
-from ai_worker.settings import Settings
+from cli.local import create_queues
+from core.settings import Settings
 
 from servers import AWS_ENV, REGION, aws_client, free_port, moto_server, wait_for
 
@@ -91,13 +91,13 @@ def agent() -> Iterator[EcsAgent]:
 
 
 class Worker:
-    """``dramatiq ai_worker.actors slow_actors`` in its own process group, logging to a file."""
+    """``dramatiq actors slow_actors`` in its own process group, logging to a file."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.log = log
         command = [
             str(Path(sys.executable).parent / "dramatiq"),
-            "ai_worker.actors",
+            "actors",
             "slow_actors",
             "--processes",
             "1",

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 from structlog.typing import EventDict
 
-from ai_worker.adapters.llm import (
+from adapters.llm import (
     LLMClient,
     explain_assignment,
     llm_from_settings,
@@ -20,7 +20,7 @@ from ai_worker.adapters.llm import (
     parse_json_object,
     write_summary_text,
 )
-from ai_worker.settings import Settings
+from core.settings import Settings
 
 from llm_server import FakeLLM
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from ai_worker import context
-from ai_worker.logs import build_handler, redact_text
+from core import context
+from core.logs import build_handler, redact_text
 
 from helpers import answers, example
 
@@ -41,7 +41,7 @@ def test_lines_of_a_message_carry_its_context(
     assert answer["payload"]["errorCode"] == "INPUT_NOT_FOUND"
     lines = [line for line in log_lines() if line.get("messageId")]
     loggers = {line["logger"] for line in lines}
-    assert {"ai_worker.middleware.results", "dramatiq.worker.WorkerThread"} <= loggers
+    assert {"middleware.results", "dramatiq.worker.WorkerThread"} <= loggers
     for line in lines:
         assert line["correlationId"] == "task_user-log_01"
         assert line["taskType"] == "GRAPH_GENERATION_REQUEST"

@@ -7,11 +7,11 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from ai_worker.models.add_node import AddNodeBatch, AddNodeResultDocument
-from ai_worker.models.envelope import Envelope, TaskType, result_type_for
-from ai_worker.models.graph import FeaturesDocument, GraphDocument
-from ai_worker.models.requests import AddNodeRequest, GraphGenerationRequest, GraphSummaryRequest
-from ai_worker.models.results import (
+from models.add_node import AddNodeBatch, AddNodeResultDocument
+from models.envelope import Envelope, TaskType, result_type_for
+from models.graph import FeaturesDocument, GraphDocument
+from models.requests import AddNodeRequest, GraphGenerationRequest, GraphSummaryRequest
+from models.results import (
     RESULT_MODELS,
     AddNodeResult,
     GraphGenerationProgress,
@@ -20,7 +20,7 @@ from ai_worker.models.results import (
     Status,
     stage_label,
 )
-from ai_worker.models.summary import SummaryDocument
+from models.summary import SummaryDocument
 
 from helpers import EXAMPLES, example
 

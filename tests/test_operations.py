@@ -17,19 +17,19 @@ import sentry_sdk
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
-from ai_worker.actors import broker as stub_broker
-from ai_worker.actors.broker import install_sentry_scope
-from ai_worker.actors.graph_generation import generate_graph
-from ai_worker.audit import audit_calls, audited
-from ai_worker.brokers.visibility import Held, VisibilityHeartbeat
-from ai_worker.context import CONTEXT_KEYS
-from ai_worker.logs import build_handler
-from ai_worker.middleware import metrics
-from ai_worker.middleware.liveness import Liveness, is_fresh
-from ai_worker.middleware.metrics import TaskMetrics
-from ai_worker.middleware.task_protection import TaskProtection
-from ai_worker.sentry import init_sentry
-from ai_worker.settings import Settings
+from actors import broker as stub_broker
+from actors.broker import install_sentry_scope
+from actors.graph_generation import generate_graph
+from brokers.visibility import Held, VisibilityHeartbeat
+from core.audit import audit_calls, audited
+from core.context import CONTEXT_KEYS
+from core.logs import build_handler
+from core.sentry import init_sentry
+from core.settings import Settings
+from middleware import metrics
+from middleware.liveness import Liveness, is_fresh
+from middleware.metrics import TaskMetrics
+from middleware.task_protection import TaskProtection
 from test_lifecycle import EcsAgent
 
 from helpers import EXAMPLES, answers, example
@@ -108,12 +108,12 @@ def test_audit_of_outside_calls_and_stages_with_context_on_every_line(
     first = next(i for i, line in enumerate(lines) if line.get("correlationId") == body["taskId"])
     last = max(i for i, line in enumerate(lines) if line.get("event") == "task.answered")
     during = lines[first : last + 1]
-    assert {line["logger"] for line in during} >= {"ai_worker.audit", "ai_worker.middleware.results"}
+    assert {line["logger"] for line in during} >= {"core.audit", "middleware.results"}
     for line in during:  # every line while the message runs, ours and the libraries' alike
         assert all(key in line for key in CONTEXT_KEYS), line
         assert line["correlationId"] == body["taskId"] and line["userId"] == "user-ops"
 
-    audits = [line for line in during if line["logger"] == "ai_worker.audit"]
+    audits = [line for line in during if line["logger"] == "core.audit"]
     done = {(a["kind"], a["name"]) for a in audits if a["event"] == "audit.success"}
     assert {("blob_store", "list_keys"), ("blob_store", "get"), ("blob_store", "put")} <= done
     assert {("vector_store", "upsert"), ("result_sink", "publish")} <= done

@@ -7,9 +7,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from ai_worker.pipelines.add_node import KnownCluster, cluster_row, clusters_from_rows
-from ai_worker.pipelines.embed import normalize_rows
-from ai_worker.pipelines.profiles import (
+from pipelines.add_node import KnownCluster, cluster_row, clusters_from_rows
+from pipelines.embed import normalize_rows
+from pipelines.profiles import (
     ClusterProfile,
     TermWeights,
     graph_profiles,

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import redis
 
-from ai_worker.adapters.sinks import RESULTS_KEY
+from adapters.sinks import RESULTS_KEY
 
 from helpers import EXAMPLES
 from servers import wait_for, worker_process

@@ -15,12 +15,12 @@ from typing import Any
 import dramatiq
 import pytest
 
-from ai_worker.actors.broker import build_broker
-from ai_worker.adapters.sinks import MemorySink
-from ai_worker.errors import PermanentError, TransientError
-from ai_worker.local import create_queues
-from ai_worker.services import Services
-from ai_worker.settings import Settings
+from actors.broker import build_broker
+from adapters.sinks import MemorySink
+from cli.local import create_queues
+from core.errors import PermanentError, TransientError
+from core.services import Services
+from core.settings import Settings
 
 from servers import REGION, aws_client, moto_server, queue_depth, wait_for
 

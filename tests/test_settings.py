@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ai_worker.settings import ConfigurationError, Settings, load_settings
+from core.settings import ConfigurationError, Settings, load_settings
 
 NAMES = {
     "BROKER", "REDIS_URL", "SQS_REQUEST_QUEUE_URL", "SQS_RESULT_QUEUE_URL", "SQS_DEAD_LETTER_QUEUE_URL", "AWS_REGION",
@@ -63,7 +63,7 @@ def test_sqs_needs_its_queues(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_worker_refuses_to_start_on_a_bad_value() -> None:
     env = {"BROKER": "kafka", "PATH": "/usr/bin:/bin"}
     run = subprocess.run(
-        [sys.executable, "-c", "import ai_worker.actors"],
+        [sys.executable, "-c", "import actors"],
         env=env,
         capture_output=True,
         text=True,

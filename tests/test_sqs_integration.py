@@ -1,6 +1,6 @@
 """The worker on the SQS broker against a real SQS + S3 wire-protocol server (moto) on loopback.
 
-``dramatiq ai_worker.actors`` runs as production runs it, in a subprocess; the test plays the backend:
+``dramatiq actors`` runs as production runs it, in a subprocess; the test plays the backend:
 it uploads bundles into the bucket, sends raw envelopes and poison bodies to the request queue and
 reads the result queue.
 """
@@ -19,12 +19,12 @@ from dramatiq.middleware import Retries
 from dramatiq_sqs import SQSBroker
 from dramatiq_sqs.exceptions import MessageDelayTooLong
 
-from ai_worker.actors import broker as stub_broker
-from ai_worker.actors.broker import MAX_BACKOFF_MS, MAX_RETRIES, MIN_BACKOFF_MS
-from ai_worker.brokers.sqs import EnvelopeSQSBroker, decode_body
-from ai_worker.local import create_queues
-from ai_worker.middleware.envelope import REJECT_ACTOR, message_id_for
-from ai_worker.settings import Settings
+from actors import broker as stub_broker
+from actors.broker import MAX_BACKOFF_MS, MAX_RETRIES, MIN_BACKOFF_MS
+from brokers.sqs import EnvelopeSQSBroker, decode_body
+from cli.local import create_queues
+from core.settings import Settings
+from middleware.envelope import REJECT_ACTOR, message_id_for
 
 from helpers import EXAMPLES, example
 from servers import REGION, FlakyProxy, aws_client, moto_server, queue_depth, wait_for, worker_process

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from ai_worker.models.graph import ClusterInfo, GraphDocument, GraphEdge, GraphMetadata, GraphNode, Keyword
-from ai_worker.models.summary import SummaryDocument
-from ai_worker.pipelines.summary import normalize_graph, question_types, summarize_graph
+from models.graph import ClusterInfo, GraphDocument, GraphEdge, GraphMetadata, GraphNode, Keyword
+from models.summary import SummaryDocument
+from pipelines.summary import normalize_graph, question_types, summarize_graph
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -310,8 +310,8 @@ def test_deterministic_and_round_trips() -> None:
 def test_deterministic_across_hash_seeds() -> None:
     script = (
         "import sys; from datetime import datetime, UTC\n"
-        "from ai_worker.models.graph import GraphDocument\n"
-        "from ai_worker.pipelines.summary import summarize_graph\n"
+        "from models.graph import GraphDocument\n"
+        "from pipelines.summary import summarize_graph\n"
         "graph = GraphDocument.model_validate_json(sys.stdin.read())\n"
         "print(summarize_graph(graph, 'en', now=datetime(2026, 6, 1, tzinfo=UTC)).model_dump_json())\n"
     )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ai_worker.pipelines.keywords import extract_keywords
-from ai_worker.pipelines.text import ENGLISH_STOP, KOREAN_STOP, TextAnalyzer, english_lemma, load_lexicon
+from pipelines.keywords import extract_keywords
+from pipelines.text import ENGLISH_STOP, KOREAN_STOP, TextAnalyzer, english_lemma, load_lexicon
 
 ANALYZER = TextAnalyzer()
 

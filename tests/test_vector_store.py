@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ai_worker.adapters.vectors import ChromaVectorStore, vector_id
-from ai_worker.pipelines.embed import normalize_rows
+from adapters.vectors import ChromaVectorStore, vector_id
+from pipelines.embed import normalize_rows
 
 from servers import chroma_server
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the worker like production, locally and without Docker: Redis (if not running), an SQS + S3
-# wire-protocol server (moto), a Chroma server, the queues and the bucket, then `dramatiq ai_worker.actors`.
+# wire-protocol server (moto), a Chroma server, the queues and the bucket, then `dramatiq actors`.
 # Everything listens on 127.0.0.1 only; Ctrl-C stops the worker and the servers this script started.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -42,8 +42,8 @@ Worker starting. In another shell, with the same environment:
          AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL S3_PAYLOAD_BUCKET=graphdata-payloads \\
          SQS_REQUEST_QUEUE_URL=$SQS_REQUEST_QUEUE_URL SQS_RESULT_QUEUE_URL=$SQS_RESULT_QUEUE_URL \\
          SQS_DEAD_LETTER_QUEUE_URL=$SQS_DEAD_LETTER_QUEUE_URL
-  $BIN/ai-worker enqueue GRAPH_GENERATION_REQUEST src/ai_worker/demo/sample
+  $BIN/ai-worker enqueue GRAPH_GENERATION_REQUEST demo/sample
   $BIN/ai-worker results --follow
   $BIN/ai-worker dlq
 MSG
-"$BIN/dramatiq" ai_worker.actors --processes 1 --threads 2 --worker-shutdown-timeout 100000
+"$BIN/dramatiq" actors --processes 1 --threads 2 --worker-shutdown-timeout 100000

@@ -1,0 +1,93 @@
+"""Building the Dramatiq broker chosen by ``BROKER``, with the worker's middleware installed."""
+
+from __future__ import annotations
+
+import dramatiq
+import sentry_sdk
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AgeLimit, Retries
+from sentry_sdk.integrations.dramatiq import SentryMiddleware
+
+from core.services import Services
+from core.settings import Settings
+from middleware.correlation import Correlation
+from middleware.envelope import EnvelopeDecoding
+from middleware.liveness import Liveness
+from middleware.metrics import TaskMetrics
+from middleware.results import ResultPublisher
+from middleware.sentry_scope import SentryScope
+from middleware.stages import StageTiming
+from middleware.task_protection import TaskProtection
+
+#: The queue every actor consumes (the backend's request queue in production).
+QUEUE = "default"
+#: Retries of a transiently failing task, and their backoff (SQS cannot delay beyond 900 s).
+MAX_RETRIES = 5
+MIN_BACKOFF_MS = 15_000
+MAX_BACKOFF_MS = 900_000
+
+
+def make_broker(settings: Settings) -> dramatiq.Broker:
+    """The bare broker chosen by ``BROKER``."""
+    if settings.broker == "sqs":
+        from adapters.aws import CLIENT_CONFIG
+        from brokers.sqs import EnvelopeSQSBroker
+
+        assert settings.sqs_request_queue_url is not None  # checked by Settings
+        return EnvelopeSQSBroker(
+            request_queue_url=settings.sqs_request_queue_url,
+            dead_letter_queue_url=settings.sqs_dead_letter_queue_url,
+            visibility_timeout=settings.sqs_visibility_timeout,
+            region_name=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url,
+            config=CLIENT_CONFIG,
+        )
+    if settings.broker == "redis":
+        from dramatiq.brokers.redis import RedisBroker
+
+        return RedisBroker(url=settings.redis_url)
+    return StubBroker()
+
+
+def build_broker(settings: Settings, services: Services) -> dramatiq.Broker:
+    """The broker with envelope decoding, correlation, result publishing and capped retries, and the
+    operational middleware: Sentry scope, stage timing, metrics, ECS task protection and liveness.
+
+    Correlation comes first so that every other middleware (and Sentry's) sees the context.
+    """
+    broker = make_broker(settings)
+    broker.middleware[:] = [
+        Retries(max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS)
+        if isinstance(m, Retries)
+        else m
+        for m in broker.middleware
+        if not isinstance(m, AgeLimit)
+    ]
+    decoding = EnvelopeDecoding()
+    broker.add_middleware(decoding)
+    broker.middleware.insert(0, Correlation())
+    broker.add_middleware(ResultPublisher(services.sink), before=Retries)
+    broker.add_middleware(StageTiming())
+    install_sentry_scope(broker)
+    if settings.metrics and settings.broker != "stub":
+        from dramatiq.middleware.prometheus import Prometheus
+
+        broker.add_middleware(Prometheus())
+        broker.add_middleware(TaskMetrics())
+    if settings.ecs_agent_uri:
+        broker.add_middleware(
+            TaskProtection(settings.ecs_agent_uri, expires_minutes=settings.ecs_protection_minutes)
+        )
+    broker.add_middleware(Liveness(settings.health_file))
+    dramatiq.set_encoder(decoding.encoder)
+    return broker
+
+
+def install_sentry_scope(broker: dramatiq.Broker) -> None:
+    """With Sentry initialised: ``SentryScope`` right after the integration's middleware."""
+    if not sentry_sdk.get_client().is_active():
+        return
+    if not any(isinstance(m, SentryMiddleware) for m in broker.middleware):
+        broker.middleware.insert(1, SentryMiddleware())  # a broker built before sentry_sdk.init
+    position = next(i for i, m in enumerate(broker.middleware) if isinstance(m, SentryMiddleware))
+    broker.middleware.insert(position + 1, SentryScope())

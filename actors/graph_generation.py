@@ -1,0 +1,163 @@
+"""GRAPH_GENERATION_REQUEST: a user's bundle in, ``graph.json`` and ``features.json`` out."""
+
+from __future__ import annotations
+
+import numpy as np
+import structlog
+
+from actors.base import task_actor
+from actors.graph_summary import write_summary
+from actors.llm import task_llm
+from actors.runtime import services
+from adapters.blobs import BlobStore, put_json, read_objects
+from adapters.llm import LLMClient, name_cluster
+from adapters.vectors import Scalar, vector_id
+from core.errors import InputNotFound, InvalidInput
+from middleware.results import report_progress
+from models.envelope import TaskType
+from models.graph import GraphDocument
+from models.requests import GraphGenerationRequest
+from models.results import GraphGenerationResult, Status
+from pipelines.add_node import graph_cluster_rows
+from pipelines.graph_generation import GraphParams, build_graph
+from pipelines.ingest import ingest
+from pipelines.polish import rename_clusters
+
+logger = structlog.get_logger(__name__)
+
+
+def graph_key(user_id: str, task_id: str) -> str:
+    """Where ``graph.json`` of a task is written."""
+    return f"results/macro/{user_id}/{task_id}/graph.json"
+
+
+def features_key(user_id: str, task_id: str) -> str:
+    """Where ``features.json`` of a task is written."""
+    return f"results/macro/{user_id}/{task_id}/features.json"
+
+
+def input_keys(blobs: BlobStore, keys: list[str], bucket: str | None) -> list[str]:
+    """Every object named by ``keys``: a key ending in ``/`` is a prefix, anything else one object."""
+    found: list[str] = []
+    for key in keys:
+        if key.endswith("/"):
+            listed = blobs.list_keys(key, bucket)
+            if not listed:
+                raise InputNotFound(f"no objects under {key!r}")
+            found.extend(listed)
+        else:
+            found.append(key)
+    return list(dict.fromkeys(found))
+
+
+def node_metadata(user_id: str, task_id: str, graph: GraphDocument) -> list[dict[str, Scalar]]:
+    """Chroma metadata of every node (Chroma takes no nulls, so empty values are left out)."""
+    rows: list[dict[str, Scalar]] = []
+    for node in graph.nodes:
+        row: dict[str, Scalar | None] = {
+            "userId": user_id,
+            "orig_id": node.orig_id,
+            "node_id": node.id,
+            "cluster_id": node.cluster_id,
+            "cluster_name": node.cluster_name,
+            "title": node.title,
+            "source_type": node.source_type,
+            "timestamp": node.timestamp,
+            "num_sections": node.num_sections,
+            "top_keywords": ", ".join(node.top_keywords),
+            "taskId": task_id,
+        }
+        rows.append({k: v for k, v in row.items() if v is not None})
+    return rows
+
+
+def improve_names(graph: GraphDocument, language: str, llm: LLMClient | None) -> None:
+    """Let ``llm`` rename clusters and subclusters where it answers; offline names stay otherwise."""
+    if llm is None:
+        return
+    changed = rename_clusters(graph, lambda themes, titles: name_cluster(llm, language, themes, titles))
+    logger.info("graph.names_improved", changed=changed)
+
+
+def add_summary(
+    request: GraphGenerationRequest, task_id: str, graph: GraphDocument, llm: LLMClient | None
+) -> str:
+    """Stage 6: write ``summary.json`` for ``graph``; returns its key."""
+    report_progress(6, 0.0)
+    language = request.summary_language or request.language
+    key = write_summary(services.blobs, request.user_id, task_id, graph, language, llm)
+    report_progress(6, 1.0)
+    return key
+
+
+@task_actor(TaskType.GRAPH_GENERATION_REQUEST, GraphGenerationRequest)
+def generate_graph(request: GraphGenerationRequest, task_id: str) -> GraphGenerationResult:
+    """Build the user's knowledge graph and answer with the keys of its documents."""
+    llm = task_llm(services.settings)
+    try:
+        return _generate_graph(request, task_id, llm)
+    finally:
+        if llm is not None:
+            llm.close()
+
+
+def _generate_graph(
+    request: GraphGenerationRequest, task_id: str, llm: LLMClient | None
+) -> GraphGenerationResult:
+    blobs = services.blobs
+    bucket = request.bucket or services.settings.s3_payload_bucket
+    keys = input_keys(blobs, [request.s3_key, *request.extra_s3_keys], bucket)
+    result = ingest(read_objects(blobs, keys, bucket, services.max_input_bytes))
+    for key, reason in result.skipped:
+        logger.warning("ingest.skipped", key=key, reason=reason)
+    if not result.items:
+        raise InvalidInput(f"no conversations, notes or files with text in {request.s3_key!r}")
+    logger.info("ingest.done", items=len(result.items), objects=len(keys), skipped=len(result.skipped))
+
+    params = GraphParams(
+        language=request.language,
+        min_clusters=request.min_clusters,
+        max_clusters=request.max_clusters,
+        num_clusters=request.num_clusters,
+    )
+    built = build_graph(result.items, services.embedder, params, report=report_progress)
+    improve_names(built.graph, request.language, llm)
+
+    out_bucket = services.settings.s3_payload_bucket
+    put_json(blobs, graph_key(request.user_id, task_id), built.graph, out_bucket)
+    put_json(blobs, features_key(request.user_id, task_id), built.features, out_bucket)
+
+    errors: list[str] = []
+    ids = [vector_id(request.user_id, node.orig_id) for node in built.graph.nodes]
+    try:
+        services.vectors.upsert(
+            ids, np.asarray(built.vectors), node_metadata(request.user_id, task_id, built.graph)
+        )
+        rows = graph_cluster_rows(request.user_id, built.graph, built.profiles, services.embedder.dim)
+        services.vectors.upsert_clusters(request.user_id, task_id, rows, replace=True)
+    except Exception as error:  # the graph stands without its vectors: partial success
+        logger.error("vectors.upsert_failed", error_type=type(error).__name__, exc_info=True)
+        errors.append(f"vector indexing failed: {type(error).__name__}")
+    summary_s3_key: str | None = None
+    if request.include_summary:
+        try:
+            summary_s3_key = add_summary(request, task_id, built.graph, llm)
+        except Exception as error:  # the graph stands without its summary: partial success
+            logger.error("summary.failed", error_type=type(error).__name__, exc_info=True)
+            errors.append(f"summary failed: {type(error).__name__}")
+    logger.info(
+        "graph.done",
+        nodes=built.graph.metadata.total_nodes,
+        edges=built.graph.metadata.total_edges,
+        clusters=built.graph.metadata.total_clusters,
+    )
+    return GraphGenerationResult(
+        user_id=request.user_id,
+        status=Status.COMPLETED,
+        result_s3_key=graph_key(request.user_id, task_id),
+        features_s3_key=features_key(request.user_id, task_id),
+        summary_included=summary_s3_key is not None,
+        summary_s3_key=summary_s3_key,
+        chat_id=request.chat_id,
+        error="; ".join(errors) or None,
+    )

@@ -1,1 +1,0 @@
-"""ai-worker: the Dramatiq worker that turns AI-chat histories into knowledge graphs."""
