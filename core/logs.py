@@ -78,6 +78,28 @@ class _DropReturnValueWarning(logging.Filter):
         )
 
 
+class LineHandler(logging.StreamHandler):
+    """A stream handler that renders each record before taking its lock and holds the lock only to
+    write the line: worker threads logging at once wait for a write, not for each other's rendering."""
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Filter, render, then write ``record`` as one line."""
+        if not self.filter(record):
+            return False
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return True
+        with self.lock:  # type: ignore[union-attr]
+            try:
+                self.stream.write(line)
+                self.flush()
+            except Exception:
+                self.handleError(record)
+        return True
+
+
 #: Every line, ours and the libraries': context, level, logger, secrets redacted, then the time.
 _SHARED: list[Processor] = [
     structlog.contextvars.merge_contextvars,
@@ -104,7 +126,7 @@ def build_handler(log_format: str, stream: IO[str]) -> logging.Handler:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(stream)
+    handler = LineHandler(stream)
     handler.setFormatter(formatter)
     handler.addFilter(_DropReturnValueWarning())
     return handler
