@@ -1,38 +1,51 @@
-"""Broker throughput: a no-op actor, 1 process x 8 threads, 500 messages per run.
+"""Broker throughput: a no-op actor, 1 process x 8 threads, 500 messages per round.
 
-Usage: python bench/brokers.py [--messages 500] [--rounds 3]
+Usage: python bench/brokers.py [--messages 500] [--rounds 5] [--brokers redis,sqs] [--profile DIR]
 
-- SQS (a moto server on loopback): our broker with the full middleware stack, fed the backend's
-  raw JSON envelopes, against plain dramatiq-sqs 0.4.4 with Dramatiq's default middleware, fed its
-  own base64 messages. Same server, same run.
-- Redis (127.0.0.1:6379, database 14): our full middleware stack (envelope decoding, correlation,
-  result publishing to a Redis list) against a bare RedisBroker.
+- Redis (127.0.0.1:6379, database 14, queue and result keys unique to the run): the production stack
+  (``build_broker``: envelope decoding, correlation, result publishing to a Redis list with its
+  audit, stage timing, Dramatiq's Prometheus middleware and ours, liveness) fed the backend's raw JSON
+  envelopes, against a bare ``RedisBroker`` with Dramatiq's default middleware.
+- SQS (a moto server on loopback): our broker with the same stack against plain dramatiq-sqs 0.4.4
+  with Dramatiq's default middleware, fed its own base64 messages. Same server, same run.
 
-Each round fills the queue first, then times the worker from start until every message is processed.
-Logging is configured as in production at LOG_LEVEL=WARNING for both stacks, so that per-message
-INFO lines (ours and Dramatiq's) do not count as middleware cost.
-Prints messages/s (median of the rounds) and the ratios. Targets: ours >= 1.0x plain dramatiq-sqs;
-our middleware costs <= 15 % on Redis.
+Each stack runs as ``dramatiq`` runs it: ``process_boot`` is emitted before the worker starts (so
+Prometheus has its metrics), the worker boots and shuts down, logging is production's (JSON, INFO)
+and goes to a file, for both stacks. Rounds alternate between the stacks; each round fills the
+queue first, then times a fresh worker until every message is processed. Prints per-message times
+as median [min-max] over the rounds and the ratio of the medians, measured in this one process.
+Then it checks the answers (one per message) and that every log line of a task carries its
+correlationId. Target: our stack costs <= 15 % over the bare RedisBroker (throughput ratio >= 0.87).
+
+``--profile DIR`` runs one extra round of our Redis stack with every worker thread under cProfile
+and writes the merged profile to ``DIR/redis_ours.pstats`` (top functions printed).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import cProfile
 import json
 import logging
 import os
+import pstats
 import statistics
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.encoder import JSONEncoder
+from dramatiq.worker import _ConsumerThread, _WorkerThread
 from dramatiq_sqs import SQSBroker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -47,6 +60,9 @@ from servers import REGION, aws_client, moto_server
 
 THREADS = 8
 REDIS_URL = "redis://127.0.0.1:6379/14"
+TASK_TYPE = "BENCH_NOOP_REQUEST"
+#: Process CPU seconds of each timed run, in order.
+CPU_SECONDS: list[float] = []
 
 
 class Counter:
@@ -59,25 +75,29 @@ class Counter:
         self.done = threading.Event()
 
     def hit(self) -> None:
+        """Count one message."""
         with self.lock:
             self.count += 1
             if self.count >= self.target:
                 self.done.set()
 
 
-def timed_run(broker: dramatiq.Broker, counter: Counter) -> float:
-    """Seconds for a fresh worker to process ``counter.target`` messages."""
-    started = time.perf_counter()
-    worker = dramatiq.Worker(broker, worker_threads=THREADS, worker_timeout=1000)
+def timed_run(broker: dramatiq.Broker, counter: Counter, queue: str) -> float:
+    """Seconds for a freshly booted worker to process ``counter.target`` messages of ``queue``."""
+    broker.emit_after("process_boot")  # as dramatiq's CLI does before it starts the worker
+    started, cpu = time.perf_counter(), time.process_time()
+    worker = dramatiq.Worker(broker, queues={queue}, worker_threads=THREADS, worker_timeout=100)
     worker.start()
     if not counter.done.wait(timeout=600):
         raise SystemExit(f"only {counter.count} of {counter.target} messages were processed")
     elapsed = time.perf_counter() - started
+    CPU_SECONDS.append(time.process_time() - cpu)
     worker.stop()
+    broker.close()
     return elapsed
 
 
-def declare_noop(broker: dramatiq.Broker, counter: Counter, *, task_actor: bool) -> None:
+def declare_noop(broker: dramatiq.Broker, counter: Counter, queue: str, *, task_actor: bool) -> None:
     """The no-op actor: plain, or serving a taskType and returning a result payload (our stack)."""
     if task_actor:
 
@@ -85,53 +105,56 @@ def declare_noop(broker: dramatiq.Broker, counter: Counter, *, task_actor: bool)
             counter.hit()
             return GraphGenerationResult(user_id=str(payload.get("userId")), status=Status.COMPLETED)
 
-        dramatiq.actor(bench_noop, broker=broker, queue_name="default", task_type="BENCH_NOOP_REQUEST")
+        dramatiq.actor(bench_noop, broker=broker, queue_name=queue, task_type=TASK_TYPE)
     else:
 
         def bench_noop_plain(payload: dict[str, Any]) -> None:
             counter.hit()
 
-        dramatiq.actor(bench_noop_plain, broker=broker, queue_name="default", actor_name="bench_noop")
+        dramatiq.actor(bench_noop_plain, broker=broker, queue_name=queue, actor_name="bench_noop")
 
 
-def envelope(index: int) -> str:
-    return json.dumps(
-        {"taskId": f"bench-{index}", "taskType": "BENCH_NOOP_REQUEST", "payload": {"userId": "b"}}
-    )
+def envelope(run: str, index: int) -> str:
+    """The backend's request envelope of message ``index``."""
+    return json.dumps({"taskId": f"{run}-{index}", "taskType": TASK_TYPE, "payload": {"userId": "b"}})
 
 
 def fill_sqs(sqs: Any, url: str, bodies: list[str]) -> None:
+    """Send ``bodies`` to the queue at ``url``."""
     for start in range(0, len(bodies), 10):
         entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])]
         sqs.send_message_batch(QueueUrl=url, Entries=entries)
 
 
 def sqs_ours(endpoint: str, messages: int) -> float:
+    """Seconds of our SQS broker and stack for ``messages`` envelopes."""
     sqs = aws_client("sqs", endpoint)
-    url = sqs.create_queue(QueueName=f"bench-ours-{time.monotonic_ns()}")["QueueUrl"]
-    result_url = sqs.create_queue(QueueName=f"bench-results-{time.monotonic_ns()}")["QueueUrl"]
+    url = sqs.create_queue(QueueName=f"bench-ours-{uuid.uuid4().hex}")["QueueUrl"]
+    result_url = sqs.create_queue(QueueName=f"bench-results-{uuid.uuid4().hex}")["QueueUrl"]
     settings = Settings(  # type: ignore[call-arg]
         BROKER="sqs",
         AWS_ENDPOINT_URL=endpoint,
         AWS_REGION=REGION,
         SQS_REQUEST_QUEUE_URL=url,
         SQS_RESULT_QUEUE_URL=result_url,
+        HEALTH_FILE=Path(tempfile.gettempdir()) / f"bench-{uuid.uuid4().hex}.alive",
     )
     broker = build_broker(settings, Services(settings, sink=MemorySink()))
     counter = Counter(messages)
-    declare_noop(broker, counter, task_actor=True)
-    fill_sqs(sqs, url, [envelope(i) for i in range(messages)])
-    return timed_run(broker, counter)
+    declare_noop(broker, counter, "default", task_actor=True)
+    run = uuid.uuid4().hex
+    fill_sqs(sqs, url, [envelope(run, i) for i in range(messages)])
+    return timed_run(broker, counter, "default")
 
 
 def sqs_plain(endpoint: str, messages: int) -> float:
+    """Seconds of plain dramatiq-sqs for ``messages`` messages."""
     dramatiq.set_encoder(JSONEncoder())
     sqs = aws_client("sqs", endpoint)
-    name = f"bench-plain-{time.monotonic_ns()}"
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    url = sqs.create_queue(QueueName=f"bench-plain-{uuid.uuid4().hex}")["QueueUrl"]
     broker = SQSBroker(endpoint_url=endpoint, region_name=REGION)
     counter = Counter(messages)
-    declare_noop(broker, counter, task_actor=False)
+    declare_noop(broker, counter, "default", task_actor=False)
     broker.queues["default"] = broker.sqs.Queue(url)
     bodies = []
     for index in range(messages):
@@ -140,37 +163,154 @@ def sqs_plain(endpoint: str, messages: int) -> float:
         )
         bodies.append(base64.b64encode(message.encode()).decode())
     fill_sqs(sqs, url, bodies)
-    return timed_run(broker, counter)
+    return timed_run(broker, counter, "default")
 
 
-def redis_ours(messages: int) -> float:
-    settings = Settings(BROKER="redis", REDIS_URL=REDIS_URL)  # type: ignore[call-arg]
-    broker = build_broker(settings, Services(settings))
-    broker.flush_all()  # type: ignore[attr-defined]
-    counter = Counter(messages)
-    declare_noop(broker, counter, task_actor=True)
-    for index in range(messages):
-        broker.enqueue(dramatiq.Message.decode(envelope(index).encode()))
-    return timed_run(broker, counter)
+class RedisRun:
+    """One round on Redis: a queue and a result list of its own, removed afterwards."""
 
+    def __init__(self, messages: int) -> None:
+        self.messages = messages
+        self.run = uuid.uuid4().hex[:12]
+        self.queue = f"bench-{self.run}"
+        self.results_key = f"bench-results-{self.run}"
+        self.client = redis.Redis.from_url(REDIS_URL)
 
-def redis_bare(messages: int) -> float:
-    dramatiq.set_encoder(JSONEncoder())
-    broker = RedisBroker(url=REDIS_URL)
-    broker.flush_all()
-    counter = Counter(messages)
-    declare_noop(broker, counter, task_actor=False)
-    for index in range(messages):
-        broker.enqueue(
-            dramatiq.Message(
-                queue_name="default", actor_name="bench_noop", args=({"i": index},), kwargs={}, options={}
-            )
+    def ours(self) -> float:
+        """Seconds of the production stack for ``messages`` envelopes."""
+        settings = Settings(  # type: ignore[call-arg]
+            BROKER="redis",
+            REDIS_URL=REDIS_URL,
+            HEALTH_FILE=Path(tempfile.gettempdir()) / f"bench-{self.run}.alive",
         )
-    return timed_run(broker, counter)
+        services = Services(settings)
+        services.sink.key = self.results_key  # type: ignore[attr-defined]
+        broker = build_broker(settings, services)
+        counter = Counter(self.messages)
+        declare_noop(broker, counter, self.queue, task_actor=True)
+        for index in range(self.messages):
+            message = dramatiq.Message.decode(envelope(self.run, index).encode())
+            broker.enqueue(message.copy(queue_name=self.queue))
+        try:
+            return timed_run(broker, counter, self.queue)
+        finally:
+            self.answers = self.client.llen(self.results_key)
+            self.cleanup(broker)
+
+    def bare(self) -> float:
+        """Seconds of a bare RedisBroker for ``messages`` messages."""
+        dramatiq.set_encoder(JSONEncoder())
+        broker = RedisBroker(url=REDIS_URL)
+        counter = Counter(self.messages)
+        declare_noop(broker, counter, self.queue, task_actor=False)
+        for index in range(self.messages):
+            broker.enqueue(
+                dramatiq.Message(
+                    queue_name=self.queue,
+                    actor_name="bench_noop",
+                    args=({"i": index},),
+                    kwargs={},
+                    options={},
+                )
+            )
+        try:
+            return timed_run(broker, counter, self.queue)
+        finally:
+            self.cleanup(broker)
+
+    def bare_answering(self) -> float:
+        """Seconds of a bare RedisBroker whose actor appends one answer to a Redis list per message:
+        the least any stack that answers every message on Redis can cost."""
+        dramatiq.set_encoder(JSONEncoder())
+        broker = RedisBroker(url=REDIS_URL)
+        counter = Counter(self.messages)
+        answers = redis.Redis.from_url(REDIS_URL)
+
+        def bench_noop_answering(payload: dict[str, Any]) -> None:
+            answers.rpush(self.results_key, json.dumps({"taskId": payload["i"], "status": "COMPLETED"}))
+            counter.hit()
+
+        dramatiq.actor(bench_noop_answering, broker=broker, queue_name=self.queue, actor_name="bench_noop")
+        for index in range(self.messages):
+            broker.enqueue(
+                dramatiq.Message(
+                    queue_name=self.queue,
+                    actor_name="bench_noop",
+                    args=({"i": index},),
+                    kwargs={},
+                    options={},
+                )
+            )
+        try:
+            return timed_run(broker, counter, self.queue)
+        finally:
+            self.cleanup(broker)
+
+    def cleanup(self, broker: dramatiq.Broker) -> None:
+        """Remove this round's keys."""
+        keys = [self.results_key, *self.client.keys(f"dramatiq:{self.queue}*")]
+        self.client.delete(*keys)
 
 
-def median_rate(run: Callable[[], float], messages: int, rounds: int) -> float:
-    return statistics.median(messages / run() for _ in range(rounds))
+@contextmanager
+def profiled_threads(path: Path) -> Iterator[None]:
+    """Worker and consumer threads started inside run under cProfile, timed in thread CPU time (what
+    contends for the GIL, not time spent waiting for it or for Redis); merged into ``path``."""
+    profiles: list[cProfile.Profile] = []
+    originals = {cls: cls.run for cls in (_WorkerThread, _ConsumerThread)}
+
+    def wrap(original: Callable[[Any], None]) -> Callable[[Any], None]:
+        def run(self: Any) -> None:
+            profile = cProfile.Profile(time.thread_time)
+            profiles.append(profile)
+            profile.runcall(original, self)
+
+        return run
+
+    for cls, original in originals.items():
+        cls.run = wrap(original)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        for cls, original in originals.items():
+            cls.run = original  # type: ignore[method-assign]
+        stats = pstats.Stats(profiles[0])
+        for profile in profiles[1:]:
+            stats.add(profile)
+        stats.dump_stats(path)
+
+
+def per_message_us(seconds: list[float], messages: int) -> str:
+    """``median [min-max]`` microseconds per message."""
+    us = [s / messages * 1e6 for s in seconds]
+    return f"{statistics.median(us):7.1f} us/msg [{min(us):.1f}-{max(us):.1f}]"
+
+
+def compare(name: str, stacks: dict[str, Callable[[], float]], messages: int, rounds: int) -> None:
+    """Run the stacks in turn, ``rounds`` times; print each one's wall and process CPU time per message
+    (median [min-max]) and its cost over the first stack (ratio of the medians, same process)."""
+    wall: dict[str, list[float]] = {label: [] for label in stacks}
+    cpu: dict[str, list[float]] = {label: [] for label in stacks}
+    for _ in range(rounds):
+        for label, stack in stacks.items():
+            wall[label].append(stack())
+            cpu[label].append(CPU_SECONDS[-1])
+    base = next(iter(stacks))
+    for label in stacks:
+        cost = statistics.median(wall[label]) / statistics.median(wall[base]) - 1
+        cpu_cost = statistics.median(cpu[label]) / statistics.median(cpu[base]) - 1
+        rate = messages / statistics.median(wall[label])
+        print(
+            f"{name} {label:<30} wall {per_message_us(wall[label], messages)} {rate:6.0f} msg/s cost {cost:+6.1%}"
+            f" | CPU {per_message_us(cpu[label], messages)} cost {cpu_cost:+6.1%}"
+        )
+
+
+def check_logs(path: Path) -> tuple[int, int]:
+    """(task log lines, task lines without a correlationId) of the bench's log file."""
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+    tasks = [line for line in lines if line.get("event") in ("task.answered", "audit.start", "audit.success")]
+    return len(tasks), sum(1 for line in tasks if not line.get("correlationId"))
 
 
 def main() -> int:
@@ -178,22 +318,65 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--messages", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--brokers", default="redis,sqs")
+    parser.add_argument("--profile", type=Path, default=None)
     args = parser.parse_args()
-    configure_logging("json", "WARNING")  # as in production at LOG_LEVEL=WARNING, for both stacks
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-brokers-"))
+    log_file = log_dir / "worker.log"
+    with log_file.open("w", buffering=1) as stream:
+        sys.stderr, stderr = stream, sys.stderr  # production: JSON lines at INFO on the process's stderr
+        try:
+            configure_logging("json", "INFO")
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            return run(args, log_file, stderr)
+        finally:
+            sys.stderr = stderr
+
+
+def run(args: argparse.Namespace, log_file: Path, stderr: Any) -> int:
+    """The comparisons chosen by ``--brokers``."""
     n, rounds = args.messages, args.rounds
-    print(f"machine: {os.cpu_count()} cores; 1 process x {THREADS} threads; {n} messages; median of {rounds}")
-    with moto_server() as endpoint:
-        plain = median_rate(lambda: sqs_plain(endpoint, n), n, rounds)
-        ours = median_rate(lambda: sqs_ours(endpoint, n), n, rounds)
-    print(f"SQS   plain dramatiq-sqs 0.4.4 : {plain:8.1f} msg/s")
-    print(f"SQS   ai-worker broker + stack : {ours:8.1f} msg/s   ratio {ours / plain:.2f}x (target >= 1.0x)")
-    bare = median_rate(lambda: redis_bare(n), n, rounds)
-    full = median_rate(lambda: redis_ours(n), n, rounds)
-    cost = 1 - full / bare
-    print(f"Redis bare RedisBroker         : {bare:8.1f} msg/s")
-    print(f"Redis ai-worker middleware     : {full:8.1f} msg/s   middleware cost {cost:.1%} (target <= 15 %)")
+    brokers = set(args.brokers.split(","))
+    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; 1 process x {THREADS} threads;")
+    print(f"{n} messages per round, {rounds} rounds; logs (JSON, INFO): {log_file}")
+    if "redis" in brokers:
+        answers: list[int] = []
+
+        def ours() -> float:
+            redis_run = RedisRun(n)
+            try:
+                return redis_run.ours()
+            finally:
+                answers.append(redis_run.answers)
+
+        stacks = {
+            "bare RedisBroker": lambda: RedisRun(n).bare(),
+            "bare + one RPUSH answer": lambda: RedisRun(n).bare_answering(),
+            "ai-worker stack": ours,
+        }
+        compare("Redis", stacks, n, rounds)
+        print(f"Redis answers published per round: {answers} (expected {n} each)")
+        lines, missing = check_logs(log_file)
+        print(f"Redis task log lines: {lines}, without correlationId: {missing}")
+        if args.profile is not None:
+            args.profile.mkdir(parents=True, exist_ok=True)
+            for name, stack in (("redis_bare", lambda: RedisRun(n).bare()), ("redis_ours", ours)):
+                path = args.profile / f"{name}.pstats"
+                with profiled_threads(path):
+                    stack()
+                stats = pstats.Stats(str(path), stream=sys.stdout)
+                print(
+                    f"\nprofile {name}: {n} messages, thread CPU time of every worker and consumer thread: {path}"
+                )
+                stats.sort_stats("tottime").print_stats(20)
+    if "sqs" in brokers:
+        with moto_server() as endpoint:
+            stacks = {
+                "plain dramatiq-sqs 0.4.4": lambda: sqs_plain(endpoint, n),
+                "ai-worker stack": lambda: sqs_ours(endpoint, n),
+            }
+            compare("SQS", stacks, n, rounds)
     return 0
 
 

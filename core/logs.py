@@ -6,6 +6,7 @@ every line carries the correlation context of the message being processed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -30,6 +31,8 @@ _URL_SECRETS = re.compile(
 
 def redact_text(text: str) -> str:
     """``text`` with secret values replaced by ``[redacted]``."""
+    if ":" not in text and "=" not in text:  # both patterns need one: most values are left at once
+        return text
     text = _SECRET_PAIR.sub(lambda m: m.group(1) + "'[redacted]'", text)
     return _URL_SECRETS.sub(_redact_url_secret, text)
 
@@ -40,6 +43,7 @@ def _redact_url_secret(match: re.Match[str]) -> str:
     return match.group(2) + "[redacted]"
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """True if a field named ``key`` holds a secret (token, API key, DSN, password...)."""
     lowered = key.lower()
@@ -48,7 +52,7 @@ def is_secret_key(key: str) -> bool:
 
 def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """Replace the value of any secret-looking key, and secrets inside any text value."""
-    for key, value in list(event_dict.items()):
+    for key, value in event_dict.items():
         if is_secret_key(key):
             event_dict[key] = "[redacted]"
         elif isinstance(value, str):
@@ -56,19 +60,53 @@ def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDic
     return event_dict
 
 
+def redact_exception(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Secrets inside the traceback text ``format_exc_info`` adds (the rest was redacted before)."""
+    exception = event_dict.get("exception")
+    if isinstance(exception, str):
+        event_dict["exception"] = redact_text(exception)
+    return event_dict
+
+
 class _DropReturnValueWarning(logging.Filter):
     """Our actors return result payloads for the publisher middleware, not for Dramatiq's Results."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "returned a value that is not None" not in record.getMessage()
+        # Our own lines carry a dict: only text messages (Dramatiq's) can hold the warning.
+        return (
+            not isinstance(record.msg, str) or "returned a value that is not None" not in record.getMessage()
+        )
 
 
+class LineHandler(logging.StreamHandler):
+    """A stream handler that renders each record before taking its lock and holds the lock only to
+    write the line: worker threads logging at once wait for a write, not for each other's rendering."""
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Filter, render, then write ``record`` as one line."""
+        if not self.filter(record):
+            return False
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return True
+        with self.lock:  # type: ignore[union-attr]
+            try:
+                self.stream.write(line)
+                self.flush()
+            except Exception:
+                self.handleError(record)
+        return True
+
+
+#: Every line, ours and the libraries': context, level, logger, secrets redacted, then the time.
 _SHARED: list[Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
-    structlog.processors.TimeStamper(fmt="iso", utc=True),
     redact_secrets,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
 
 
@@ -84,20 +122,33 @@ def build_handler(log_format: str, stream: IO[str]) -> logging.Handler:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            redact_secrets,
+            redact_exception,
             renderer,
         ],
     )
-    handler = logging.StreamHandler(stream)
+    handler = LineHandler(stream)
     handler.setFormatter(formatter)
     handler.addFilter(_DropReturnValueWarning())
     return handler
 
 
 def configure_logging(log_format: str = "json", level: str = "INFO") -> None:
-    """Route structlog and standard logging through one handler on the root logger."""
+    """Route structlog and standard logging through one handler on the root logger.
+
+    Records skip what no line shows: the caller's frame, thread and process (the logging HOWTO's
+    "Optimization" settings), which is most of what a line costs besides rendering it.
+    """
+    logging._srcfile = None  # no frame walk for the caller of each line
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     structlog.configure(
-        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # Below the level a line is dropped before any processor runs.
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_SHARED,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import dramatiq
-from dramatiq.middleware import Middleware
 
 from core import context
 from middleware.envelope import envelope_of
+from middleware.message_end import MessageEnd
 
 
-class Correlation(Middleware):
+class Correlation(MessageEnd):
     """Binds ``correlationId`` (= ``taskId``), ``taskType``, ``userId``, ``actor``, ``messageId`` and
     ``attempt`` before a message is processed, and clears them after, so nothing carries over to the
     next message on the same thread. Install it first so that it wraps every other middleware.
@@ -32,17 +32,14 @@ class Correlation(Middleware):
             attempt=int(message.options.get("retries", 0)) + 1,
         )
 
-    def after_process_message(
+    def message_ended(
         self,
         broker: dramatiq.Broker,
         message: dramatiq.MessageProxy,
         *,
-        result: Any = None,
-        exception: BaseException | None = None,
+        result: Any,
+        exception: BaseException | None,
+        skipped: bool,
     ) -> None:
-        """Clear the context."""
-        context.clear()
-
-    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         """Clear the context."""
         context.clear()

@@ -19,11 +19,11 @@ from typing import Any
 
 import dramatiq
 import structlog
-from dramatiq.middleware import Middleware
 
 from adapters.sinks import ResultSink
 from core.errors import PermanentError, error_code
 from middleware.envelope import REJECT_ACTOR, envelope_of
+from middleware.message_end import MessageEnd
 from middleware.metrics import record_answer
 from middleware.stages import stage_reported
 from models.base import utc_now_iso
@@ -121,7 +121,7 @@ def failure_payload(request_type: str | None, payload: Any, error: BaseException
     return model.model_validate(values)
 
 
-class ResultPublisher(Middleware):
+class ResultPublisher(MessageEnd):
     """Publishes each task's answer to the result sink exactly when its outcome is final."""
 
     def __init__(self, sink: ResultSink) -> None:
@@ -139,18 +139,19 @@ class ResultPublisher(Middleware):
             )
         )
 
-    def after_process_message(
+    def message_ended(
         self,
         broker: dramatiq.Broker,
         message: dramatiq.MessageProxy,
         *,
-        result: Any = None,
-        exception: BaseException | None = None,
+        result: Any,
+        exception: BaseException | None,
+        skipped: bool,
     ) -> None:
-        """Answer the task if its outcome is final."""
+        """Stop progress reporting; answer the task if its outcome is final (a skipped one is not)."""
         _progress.set(None)
         envelope = envelope_of(message)
-        if not envelope:
+        if skipped or not envelope:
             return  # an internal Dramatiq message, not a backend task
         request_type = envelope.get("taskType")
         if exception is None:
@@ -165,10 +166,6 @@ class ResultPublisher(Middleware):
             logger.info("task.retry_scheduled", error_type=type(exception).__name__)
             return
         self.publish(request_type, str(envelope.get("taskId") or message.message_id), answer)
-
-    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
-        """Stop progress reporting for a skipped message."""
-        _progress.set(None)
 
     def publish(self, request_type: str | None, task_id: str, answer: ResultPayload) -> None:
         """Send one answer envelope."""

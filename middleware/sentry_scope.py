@@ -13,16 +13,16 @@ from typing import Any
 
 import dramatiq
 import sentry_sdk
-from dramatiq.middleware import Middleware
 
 from core import context
 from core.errors import PermanentError
+from middleware.message_end import MessageEnd
 
 #: The span op of processing one message.
 OP = "queue.process"
 
 
-class SentryScope(Middleware):
+class SentryScope(MessageEnd):
     """Tags, user and a ``queue.process`` span for every message (see the module docstring)."""
 
     def __init__(self) -> None:
@@ -45,13 +45,14 @@ class SentryScope(Middleware):
         span.__enter__()
         self.spans[message.message_id] = span
 
-    def after_process_message(
+    def message_ended(
         self,
         broker: dramatiq.Broker,
         message: dramatiq.MessageProxy,
         *,
-        result: Any = None,
-        exception: BaseException | None = None,
+        result: Any,
+        exception: BaseException | None,
+        skipped: bool,
     ) -> None:
         """Close the span; an unexpected error marks it failed (bad input does not)."""
         span = self.spans.pop(message.message_id, None)
@@ -60,5 +61,3 @@ class SentryScope(Middleware):
         if exception is not None and not isinstance(exception, PermanentError):
             span.set_status("internal_error")
         span.__exit__(None, None, None)
-
-    after_skip_message = after_process_message

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
-from dramatiq.middleware import Middleware
 
 from core.audit import Audit
 from middleware.envelope import envelope_of
+from middleware.message_end import MessageEnd
 from middleware.metrics import record_stage
 
 
@@ -67,27 +67,24 @@ def _close(state: _Stages, error: BaseException | None) -> None:
     record_stage(state.task_type, stage_name(stage.number), time.monotonic() - stage.started, outcome)
 
 
-class StageTiming(Middleware):
+class StageTiming(MessageEnd):
     """Tracks the stages of the message being processed (see ``stage_reported``)."""
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         """Start tracking stages for ``message``."""
         _stages.set(_Stages(envelope_of(message).get("taskType")))
 
-    def after_process_message(
+    def message_ended(
         self,
         broker: dramatiq.Broker,
         message: dramatiq.MessageProxy,
         *,
-        result: Any = None,
-        exception: BaseException | None = None,
+        result: Any,
+        exception: BaseException | None,
+        skipped: bool,
     ) -> None:
         """Close a stage left open by a failure; stop tracking."""
         state = _stages.get()
         if state is not None and state.open is not None:
             _close(state, exception or RuntimeError("stage did not report its end"))
-        _stages.set(None)
-
-    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
-        """Stop tracking."""
         _stages.set(None)

@@ -16,7 +16,8 @@ from typing import Any
 
 import dramatiq
 import structlog
-from dramatiq.middleware import Middleware
+
+from middleware.message_end import MessageEnd
 
 logger = structlog.get_logger(__name__)
 
@@ -24,7 +25,7 @@ logger = structlog.get_logger(__name__)
 PROTECTION_PATH = "/task-protection/v1/state"
 
 
-class TaskProtection(Middleware):
+class TaskProtection(MessageEnd):
     """Keeps ECS task protection on while at least one message is being processed.
 
     Parameters:
@@ -49,21 +50,20 @@ class TaskProtection(Middleware):
             if since is None or time.monotonic() - since > self.expires_minutes * 30:
                 self.protect(True)
 
-    def after_process_message(
+    def message_ended(
         self,
         broker: dramatiq.Broker,
         message: dramatiq.MessageProxy,
         *,
-        result: Any = None,
-        exception: BaseException | None = None,
+        result: Any,
+        exception: BaseException | None,
+        skipped: bool,
     ) -> None:
         """Give protection up once no message is being processed."""
         with self.lock:
             self.busy = max(0, self.busy - 1)
             if self.busy == 0 and self.protected_since is not None:
                 self.protect(False)
-
-    after_skip_message = after_process_message
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         """Give protection up: the task is stopping anyway, let ECS replace it at once."""
