@@ -1,6 +1,6 @@
 """Broker throughput: a no-op actor, 1 process x 8 threads, 500 messages per round.
 
-Usage: python bench/brokers.py [--messages 500] [--rounds 5] [--brokers redis,sqs] [--profile DIR]
+Usage: python bench/broker_throughput.py [--messages 500] [--rounds 5] [--brokers redis,sqs] [--profile DIR]
 
 - Redis (127.0.0.1:6379, database 14, queue and result keys unique to the run): the production stack
   (``build_broker``: envelope decoding, correlation, result publishing to a Redis list with its
