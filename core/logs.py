@@ -84,8 +84,11 @@ class LineHandler(logging.StreamHandler):
 
     def handle(self, record: logging.LogRecord) -> bool:
         """Filter, render, then write ``record`` as one line."""
-        if not self.filter(record):
+        accepted = self.filter(record)
+        if not accepted:
             return False
+        if isinstance(accepted, logging.LogRecord):  # Python 3.12+: a filter may replace the record
+            record = accepted
         try:
             line = self.format(record) + self.terminator
         except Exception:
