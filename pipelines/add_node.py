@@ -35,8 +35,16 @@ from models.add_node import (
 from models.graph import GraphDocument, Keyword
 from models.source import SourceItem
 from pipelines.embed import Embedder
+from pipelines.files.limits import FileLimits
 from pipelines.graph_generation import iso_time
-from pipelines.ingest import UnreadableObject, parse_batch_note, parse_conversation, parse_text_file
+from pipelines.ingest import (
+    FILE_SUFFIXES,
+    UnreadableObject,
+    file_name_parts,
+    parse_batch_note,
+    parse_conversation,
+    parse_file,
+)
 from pipelines.keywords import TOP_KEYWORDS, extract_keywords
 from pipelines.naming import display_term, label_clusters
 from pipelines.profiles import (
@@ -196,16 +204,16 @@ def batch_note(raw: Any) -> BatchItem:
     return BatchItem("note", orig_id, item=item)
 
 
-def read_batch(objects: Sequence[tuple[str, bytes]]) -> Batch:
-    """The items of an add-node input: ``batch.json`` objects and ``.md`` / ``.txt`` files."""
+def read_batch(objects: Sequence[tuple[str, bytes]], limits: FileLimits | None = None) -> Batch:
+    """The items of an add-node input: ``batch.json`` objects and files (text, PDF, Office, Hangul)."""
     batch = Batch()
     for key, data in objects:
         lowered = key.lower()
-        if lowered.endswith((".md", ".markdown", ".txt")):
+        if lowered.endswith(FILE_SUFFIXES):
             try:
-                item = parse_text_file(key, data)
+                item = parse_file(key, data, limits)
             except UnreadableObject as error:
-                batch.items.append(BatchItem("note", key.rsplit("/", 1)[-1], error=str(error)[:300]))
+                batch.items.append(BatchItem("note", file_name_parts(key)[0], error=str(error)[:300]))
                 continue
             error_text = None if item.messages else "the file has no text"
             batch.items.append(
