@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from core.logs import build_handler
+from demo.run import files_text
 from models.add_node import AddNodeResultDocument
 
 from helpers import EXAMPLES, FIXTURES, answers, example
@@ -109,6 +110,10 @@ def test_every_readable_file_is_a_node_of_the_graph(graph: dict[str, Any]) -> No
         assert node["cluster_id"] in graph["metadata"]["clusters"] and node["top_keywords"]
     assert nodes["f105"]["title"] == "오사카 교토 여행 계획"
     assert nodes["f102"]["title"] == "untitled scan"
+    shown = files_text(graph).splitlines()  # what the demo prints
+    for file_id in READABLE:
+        (line,) = [line for line in shown if line.startswith(file_id + " ")]
+        assert line.endswith(graph["metadata"]["clusters"][nodes[file_id]["cluster_id"]]["name"])
 
 
 def test_each_bad_file_is_logged_with_its_reason(
