@@ -38,9 +38,9 @@ from pipelines.embed import Embedder
 from pipelines.files.limits import FileLimits
 from pipelines.graph_generation import iso_time
 from pipelines.ingest import (
-    FILE_SUFFIXES,
     UnreadableObject,
     file_name_parts,
+    is_file,
     parse_batch_note,
     parse_conversation,
     parse_file,
@@ -209,7 +209,7 @@ def read_batch(objects: Sequence[tuple[str, bytes]], limits: FileLimits | None =
     batch = Batch()
     for key, data in objects:
         lowered = key.lower()
-        if lowered.endswith(FILE_SUFFIXES):
+        if is_file(key):
             try:
                 item = parse_file(key, data, limits)
             except UnreadableObject as error:

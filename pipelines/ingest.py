@@ -171,6 +171,12 @@ def parse_batch_note(raw: dict[str, Any]) -> SourceItem:
     )
 
 
+def is_file(key: str) -> bool:
+    """A user's file: a known file suffix, or any non-JSON object under ``files/``."""
+    lowered = key.lower()
+    return lowered.endswith(FILE_SUFFIXES) or ("/files/" in f"/{lowered}" and not lowered.endswith(".json"))
+
+
 def file_name_parts(key: str) -> tuple[str, str | None]:
     """A file's id and title from its key; under ``files/`` its name is ``{fileId}_{name}``."""
     stem = posixpath.basename(key).rsplit(".", 1)[0]
@@ -240,10 +246,9 @@ def parse_json_document(document: Any) -> list[SourceItem]:
 
 def parse_object(key: str, data: bytes, limits: FileLimits | None = None) -> list[SourceItem]:
     """The items of one stored object, by its name and content."""
-    lowered = key.lower()
-    if lowered.endswith(FILE_SUFFIXES):
+    if is_file(key):
         return [parse_file(key, data, limits)]
-    if lowered.endswith(".json"):
+    if key.lower().endswith(".json"):
         try:
             document = json.loads(data.decode("utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:

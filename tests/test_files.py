@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -43,6 +44,7 @@ READABLE = {
         "slide",
         ["Zone 2 heart rate", "Shin pain: rest a day", "일정 확정 | Fix the schedule"],
     ),
+    "f106_edit-locked.pdf": ("f106", "edit locked", 1, "page", ["누구나 열 수 있는 PDF"]),
     "f105_여행계획.hwpx": (
         "f105",
         "오사카 교토 여행 계획",
@@ -78,6 +80,14 @@ def test_each_format_becomes_a_source_item(name: str) -> None:
     for word in words:
         assert word in item.text, word
     assert item.create_time == CREATED and item.update_time == MODIFIED
+
+
+def test_an_unknown_kind_under_files_is_refused_with_its_reason() -> None:
+    result = ingest([("p/files/f9_budget.xlsx", b"PK\x03\x04"), ("p/files/f8_old.doc", b"\xd0\xcf")])
+    assert result.skipped == [
+        ("p/files/f9_budget.xlsx", "unsupported file type: f9_budget.xlsx"),
+        ("p/files/f8_old.doc", "unsupported file type: f8_old.doc"),
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
@@ -150,6 +160,24 @@ def test_isolated_and_in_process_reads_agree() -> None:
         assert read_isolated(name, fixture(name), FileLimits()) == read_document(
             name, fixture(name), FileLimits()
         )
+
+
+def test_reads_from_worker_threads_at_once_are_independent() -> None:
+    """Dramatiq runs actors on threads: two threads reading files at once, one of them timing out."""
+    slow = FileLimits(max_pages=20_000, timeout_seconds=0.3)
+
+    def read(name: str) -> str:
+        limits = slow if name.startswith("f207") else FileLimits()
+        try:
+            return read_isolated(name, fixture(name), limits).kind
+        except UnreadableFile as error:
+            return str(error)
+
+    names = ["f207_10000-empty-pages.pdf", *sorted(READABLE)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = dict(zip(names, pool.map(read, names), strict=True))
+    assert outcomes.pop("f207_10000-empty-pages.pdf").startswith("reading took longer than 0.3 s")
+    assert outcomes == {name: name.rsplit(".", 1)[1] for name in READABLE}
 
 
 def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,14 @@ Upload = Callable[[str, Any], None]
 
 USER = "u-files"
 FILES = FIXTURES / "files"
-READABLE = {"f101": "page", "f102": "page", "f103": "section", "f104": "slide", "f105": "section"}
+READABLE = {
+    "f101": "page",
+    "f102": "page",
+    "f103": "section",
+    "f104": "slide",
+    "f105": "section",
+    "f106": "page",
+}
 HOSTILE = {
     "f201": "encrypted PDF",
     "f202": "corrupt PDF",
@@ -102,7 +109,7 @@ def test_every_readable_file_is_a_node_of_the_graph(graph: dict[str, Any]) -> No
     nodes = {node["orig_id"]: node for node in graph["nodes"]}
     expected = {"conv-0001", "conv-0002", "note-01", "f301", "f302", *READABLE}
     assert set(nodes) == expected  # no hostile file became a node, and none stopped the task
-    sections = {"f101": 2, "f102": 1, "f103": 2, "f104": 4, "f105": 4}
+    sections = {"f101": 2, "f102": 1, "f103": 2, "f104": 4, "f105": 4, "f106": 1}
     for file_id, count in sections.items():
         node = nodes[file_id]
         assert node["source_type"] == "file" and node["num_sections"] == count

@@ -21,7 +21,7 @@ def read_pdf(data: bytes, limits: FileLimits) -> FileDocument:
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # a malformed file warns on every object
     try:
         reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
+        if reader.is_encrypted and not reader.decrypt(""):  # an owner password alone opens for all
             raise UnreadableFile("encrypted PDF: the file is password-protected")
         count = len(reader.pages)
         if count > limits.max_pages:
