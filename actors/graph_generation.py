@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import structlog
 
@@ -53,12 +55,13 @@ def input_keys(blobs: BlobStore, keys: list[str], bucket: str | None) -> list[st
 
 
 def file_limits(settings: Settings) -> FileLimits:
-    """The per-file limits of PDF, Word, PowerPoint and Hangul files, from the settings."""
+    """The limits of a task's PDF, Word, PowerPoint and Hangul files, from the settings, from now."""
     return FileLimits(
         max_expanded_bytes=settings.file_max_expanded_mb * MB,
         max_pages=settings.file_max_pages,
         timeout_seconds=settings.file_timeout_seconds,
         memory_bytes=settings.file_memory_mb * MB,
+        deadline=time.monotonic() + settings.file_task_seconds,
     )
 
 

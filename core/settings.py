@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     file_max_pages: int = Field(2000, ge=1, alias="FILE_MAX_PAGES")
     file_timeout_seconds: float = Field(60.0, gt=0, alias="FILE_TIMEOUT_SECONDS")
     file_memory_mb: int = Field(1024, ge=128, alias="FILE_MEMORY_MB")
+    file_task_seconds: float = Field(900.0, gt=0, alias="FILE_TASK_SECONDS")
 
     chroma_path: Path = Field(Path("var/chroma"), alias="CHROMA_PATH")
     chroma_host: str | None = Field(None, alias="CHROMA_HOST")

@@ -6,6 +6,7 @@ The fixtures are real files written by the libraries (tests/fixtures/files/make_
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -150,6 +151,15 @@ def test_the_reader_process_is_killed_at_the_time_limit() -> None:
         read_isolated("slow.pdf", fixture("f207_10000-empty-pages.pdf"), limits)
 
 
+def test_files_after_the_tasks_deadline_are_refused() -> None:
+    spent = FileLimits(deadline=time.monotonic() - 1)
+    with pytest.raises(UnreadableFile, match="the task's time for reading files is spent"):
+        read_isolated("a.pdf", fixture("f101_sourdough-notes.pdf"), spent)
+    almost = FileLimits(max_pages=20_000, deadline=time.monotonic() + 0.3)
+    with pytest.raises(UnreadableFile, match="the task's time for reading files is spent"):
+        read_isolated("a.pdf", fixture("f207_10000-empty-pages.pdf"), almost)
+
+
 def test_a_reader_out_of_memory_is_a_reason_not_a_crash() -> None:
     with pytest.raises(UnreadableFile, match="needs more than 40 MB to read"):
         read_isolated("a.docx", fixture("f103_회의록.docx"), FileLimits(memory_bytes=40 * MB))
@@ -185,7 +195,8 @@ def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("FILE_MAX_PAGES", "300")
     monkeypatch.setenv("FILE_TIMEOUT_SECONDS", "12.5")
     monkeypatch.setenv("FILE_MEMORY_MB", "512")
+    monkeypatch.setenv("FILE_TASK_SECONDS", "120")
     limits = file_limits(Settings())
     assert (limits.max_expanded_bytes, limits.max_pages) == (64 * MB, 300)
     assert (limits.timeout_seconds, limits.memory_bytes) == (12.5, 512 * MB)
-    assert file_limits(Settings.model_construct()) is not None
+    assert limits.deadline is not None and 119 < limits.deadline - time.monotonic() <= 120

@@ -11,6 +11,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import asdict
 
 from pipelines.files.document import FileDocument
@@ -26,16 +27,23 @@ MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "failed to map segment"
 def read_isolated(name: str, data: bytes, limits: FileLimits) -> FileDocument:
     """The document in ``data`` (file ``name``), read by a child process within ``limits``."""
     reader_for(name)  # an unsupported kind is refused without a process
+    timeout = limits.timeout_seconds
+    if limits.deadline is not None:
+        timeout = min(timeout, limits.deadline - time.monotonic())
+        if timeout <= 0:
+            raise UnreadableFile("the task's time for reading files is spent (limit)")
     header = json.dumps({"name": name, "limits": asdict(limits)}).encode() + b"\n"
     try:
         done = subprocess.run(
             [sys.executable, "-m", "pipelines.files.child"],
             input=header + data,
             capture_output=True,
-            timeout=limits.timeout_seconds,
+            timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired:
+        if timeout < limits.timeout_seconds:
+            raise UnreadableFile("the task's time for reading files is spent (limit)") from None
         raise UnreadableFile(f"reading took longer than {limits.timeout_seconds:g} s (limit)") from None
     if done.returncode != 0:
         raise UnreadableFile(_death(done.returncode, done.stderr, limits))

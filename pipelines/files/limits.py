@@ -28,6 +28,9 @@ class FileLimits:
     ratio_floor_bytes: int = 1 * MB
     #: Characters kept of a file's text; the rest is cut (a graph node needs no more).
     max_chars: int = 2_000_000
+    #: ``time.monotonic()`` by which every file of the task must be read (``None``: no task budget);
+    #: later files are refused, so that many slow files cannot use up the task's own time limit.
+    deadline: float | None = None
 
 
 def size_text(size: int) -> str:
