@@ -1,8 +1,10 @@
 """One file read in a child process, so that no file can take the worker down or stall it.
 
 A fresh interpreter per file (``subprocess``: fork-and-exec, safe from Dramatiq's worker threads)
-runs under an address-space rlimit and a CPU rlimit, and is killed at the wall-clock timeout. Its
-death, for any reason, is that file's reported failure.
+runs in its own session under an address-space rlimit and a CPU rlimit, and is killed at the
+wall-clock timeout. Its death, for any reason, is that file's reported failure. When the worker
+stops, a running child is waited for like the rest of the task (at most the timeout); a child left
+behind by a killed worker ends by its CPU limit or at the broken pipe of its answer.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def read_isolated(name: str, data: bytes, limits: FileLimits) -> FileDocument:
             capture_output=True,
             timeout=timeout,
             check=False,
+            start_new_session=True,  # a Ctrl-C or a signal to the worker's group is the worker's
         )
     except subprocess.TimeoutExpired:
         if timeout < limits.timeout_seconds:
@@ -58,8 +61,10 @@ def read_isolated(name: str, data: bytes, limits: FileLimits) -> FileDocument:
 
 def _death(returncode: int, stderr: bytes, limits: FileLimits) -> str:
     """Why a child process died, as a reason for the file."""
-    if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
-        return f"reading took longer than {limits.timeout_seconds:g} s (limit)"
+    if returncode == -signal.SIGXCPU:
+        return f"reading took longer than {limits.timeout_seconds:g} s of CPU (limit)"
+    if returncode == -signal.SIGKILL:
+        return "the reader was killed (out of memory, or the worker is stopping)"
     text = stderr.decode("utf-8", "replace")
     tail = text.strip().splitlines()[-1:] or [""]
     if returncode in (-signal.SIGSEGV, -signal.SIGABRT) or any(sign in text for sign in MEMORY_SIGNS):
