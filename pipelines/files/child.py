@@ -13,7 +13,7 @@ import resource
 import sys
 from typing import Any
 
-from pipelines.files.limits import FileLimits, UnreadableFile
+from pipelines.files.limits import FileLimits, UnreadableFile, size_text
 from pipelines.files.readers import read_document, reader_for
 
 
@@ -21,6 +21,18 @@ def _cap(limit: int, value: int) -> None:
     _soft, hard = resource.getrlimit(limit)
     value = value if hard == resource.RLIM_INFINITY else min(value, hard)
     resource.setrlimit(limit, (value, hard))
+
+
+def peak_address_space() -> int:
+    """The most address space this process has held (``VmPeak``), in bytes; 0 where unknown."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def main() -> int:
@@ -37,6 +49,8 @@ def main() -> int:
         answer = {"document": read_document(header["name"], data, limits).to_json()}
     except UnreadableFile as error:
         answer = {"error": str(error)}
+        if peak_address_space() >= 0.9 * limits.memory_bytes:  # a library's failed allocation, named
+            answer = {"error": f"needs more than {size_text(limits.memory_bytes)} to read (limit)"}
     sys.stdout.buffer.write(json.dumps(answer).encode())
     sys.stdout.buffer.flush()
     return 0

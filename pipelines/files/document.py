@@ -44,6 +44,11 @@ def epoch(value: datetime | None) -> float | None:
 PLACEHOLDER_TITLES = {"untitled", "unknown", "no title", "title", "제목 없음", "powerpoint presentation"}
 
 
+def core_times(properties: Any) -> tuple[float | None, float | None]:
+    """Created and modified times of an Office document's core properties."""
+    return epoch(properties.created), epoch(properties.modified)
+
+
 def clean_title(value: object) -> str | None:
     """A metadata title, or ``None`` if empty, not text or a tool's placeholder."""
     if not isinstance(value, str):

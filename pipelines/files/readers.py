@@ -21,10 +21,14 @@ def reader_for(name: str) -> Reader:
         from pipelines.files.pdf import read_pdf
 
         return read_pdf
-    if suffix in (".docx", ".pptx"):
-        from pipelines.files.office import read_docx, read_pptx
+    if suffix == ".docx":
+        from pipelines.files.word import read_docx
 
-        return read_docx if suffix == ".docx" else read_pptx
+        return read_docx
+    if suffix == ".pptx":
+        from pipelines.files.slides import read_pptx
+
+        return read_pptx
     if suffix in (".hwpx", ".hwp"):
         from pipelines.files.hangul import read_hwp, read_hwpx
 
