@@ -179,7 +179,8 @@ def is_file(key: str) -> bool:
 
 def file_name_parts(key: str) -> tuple[str, str | None]:
     """A file's id and title from its key; under ``files/`` its name is ``{fileId}_{name}``."""
-    stem = posixpath.basename(key).rsplit(".", 1)[0]
+    name = posixpath.basename(key)
+    stem = name.rsplit(".", 1)[0] or name
     file_id, _, title = stem.partition("_") if "/files/" in f"/{key}" else (stem, "", stem)
     return file_id or stem, (title or stem).replace("-", " ").replace("_", " ").strip() or None
 

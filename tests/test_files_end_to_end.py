@@ -54,7 +54,7 @@ def envelope(name: str, task_id: str, s3_key: str, **payload: Any) -> dict[str, 
 
 
 def upload_files(upload: Upload, prefix: str) -> None:
-    for path in sorted(FILES.iterdir()):
+    for path in sorted(FILES.glob("f*_*")):
         if path.suffix != ".py":
             upload(prefix + path.name, path.read_bytes())
     for name, data in TEXT_FILES.items():
