@@ -1,7 +1,10 @@
 """Hangul word-processor files: HWPX (zip + OWPML XML) with the standard library and defusedxml.
 
 HWP 5 (the older binary, an OLE compound file) is refused with a reason: the one established reader,
-pyhwp, is AGPL-licensed and unreleased since 2020, and this worker writes no binary parser by hand.
+pyhwp, is AGPL-licensed and unreleased since 2020; the newer pure-Python readers on PyPI
+(hwp-hwpx-parser, extract-hwp, gethwp) each have one or two releases by a single author and no
+record yet; no library here can write a real HWP 5 file to test one with; and this worker writes no
+binary parser by hand.
 """
 
 from __future__ import annotations
