@@ -7,6 +7,7 @@ import logging
 
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
+from pypdf.generic import DictionaryObject
 
 from pipelines.files.document import FileDocument, cap_sections, clean_title, epoch
 from pipelines.files.limits import FileLimits, UnreadableFile
@@ -23,7 +24,11 @@ def read_pdf(data: bytes, limits: FileLimits) -> FileDocument:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):  # an owner password alone opens for all
             raise UnreadableFile("encrypted PDF: the file is password-protected")
-        count = len(reader.pages)
+        tree = reader.root_object["/Pages"]  # its declared count, read before the tree is walked
+        declared = tree["/Count"] if isinstance(tree, DictionaryObject) and "/Count" in tree else None
+        if isinstance(declared, int) and declared > limits.max_pages:
+            raise UnreadableFile(f"{declared} pages, more than the limit of {limits.max_pages}")
+        count = len(reader.pages)  # the walk itself, in case the declared count lies
         if count > limits.max_pages:
             raise UnreadableFile(f"{count} pages, more than the limit of {limits.max_pages}")
         pages: list[str] = []
