@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 
 from actors.base import task_actor
-from actors.graph_generation import input_keys
+from actors.graph_generation import file_limits, input_keys
 from actors.llm import task_llm
 from actors.runtime import services
 from adapters.blobs import read_objects
@@ -73,7 +73,8 @@ def add_node(request: AddNodeRequest, task_id: str) -> AddNodeResult:
     blobs = services.blobs
     bucket = request.bucket or services.settings.s3_payload_bucket
     keys = input_keys(blobs, [request.s3_key, *request.extra_s3_keys], bucket)
-    batch = read_batch(read_objects(blobs, keys, bucket, services.max_input_bytes))
+    objects = read_objects(blobs, keys, bucket, services.max_input_bytes)
+    batch = read_batch(objects, file_limits(services.settings))
     for key, reason in batch.skipped:
         logger.warning("add_node.object_skipped", key=key, reason=reason)
     if batch.skipped and not batch.items and len(batch.skipped) == len(keys):

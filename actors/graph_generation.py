@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import structlog
 
@@ -13,12 +15,14 @@ from adapters.blobs import BlobStore, put_json, read_objects
 from adapters.llm import LLMClient, name_cluster
 from adapters.vectors import Scalar, vector_id
 from core.errors import InputNotFound, InvalidInput
+from core.settings import Settings
 from middleware.results import report_progress
 from models.envelope import TaskType
 from models.graph import GraphDocument
 from models.requests import GraphGenerationRequest
 from models.results import GraphGenerationResult, Status
 from pipelines.add_node import graph_cluster_rows
+from pipelines.files.limits import MB, FileLimits
 from pipelines.graph_generation import GraphParams, build_graph
 from pipelines.ingest import ingest
 from pipelines.polish import rename_clusters
@@ -48,6 +52,17 @@ def input_keys(blobs: BlobStore, keys: list[str], bucket: str | None) -> list[st
         else:
             found.append(key)
     return list(dict.fromkeys(found))
+
+
+def file_limits(settings: Settings) -> FileLimits:
+    """The limits of a task's PDF, Word, PowerPoint and Hangul files, from the settings, from now."""
+    return FileLimits(
+        max_expanded_bytes=settings.file_max_expanded_mb * MB,
+        max_pages=settings.file_max_pages,
+        timeout_seconds=settings.file_timeout_seconds,
+        memory_bytes=settings.file_memory_mb * MB,
+        deadline=time.monotonic() + settings.file_task_seconds,
+    )
 
 
 def node_metadata(user_id: str, task_id: str, graph: GraphDocument) -> list[dict[str, Scalar]]:
@@ -107,7 +122,8 @@ def _generate_graph(
     blobs = services.blobs
     bucket = request.bucket or services.settings.s3_payload_bucket
     keys = input_keys(blobs, [request.s3_key, *request.extra_s3_keys], bucket)
-    result = ingest(read_objects(blobs, keys, bucket, services.max_input_bytes))
+    objects = read_objects(blobs, keys, bucket, services.max_input_bytes)
+    result = ingest(objects, file_limits(services.settings))
     for key, reason in result.skipped:
         logger.warning("ingest.skipped", key=key, reason=reason)
     if not result.items:

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     s3_payload_bucket: str | None = Field(None, alias="S3_PAYLOAD_BUCKET")
     blob_dir: Path = Field(Path("var/blobs"), alias="BLOB_DIR")
     max_input_mb: int = Field(200, ge=1, alias="MAX_INPUT_MB")
+    file_max_expanded_mb: int = Field(128, ge=1, alias="FILE_MAX_EXPANDED_MB")
+    file_max_pages: int = Field(2000, ge=1, alias="FILE_MAX_PAGES")
+    file_timeout_seconds: float = Field(60.0, gt=0, alias="FILE_TIMEOUT_SECONDS")
+    file_memory_mb: int = Field(1024, ge=128, alias="FILE_MEMORY_MB")
+    file_task_seconds: float = Field(900.0, gt=0, alias="FILE_TASK_SECONDS")
 
     chroma_path: Path = Field(Path("var/chroma"), alias="CHROMA_PATH")
     chroma_host: str | None = Field(None, alias="CHROMA_HOST")

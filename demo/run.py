@@ -16,6 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
+from pipelines.ingest import FILE_SUFFIXES
+
 SAMPLE = "demo"
 DEMO_USER = "demo-user"
 
@@ -41,7 +43,7 @@ def bundle_files(path: Path) -> list[tuple[str, bytes]]:
         return [
             (p.relative_to(path).as_posix(), p.read_bytes()) for p in sorted(path.rglob("*")) if p.is_file()
         ]
-    name = path.name if path.suffix.lower() in (".md", ".txt") else "input.json"
+    name = path.name if path.name.lower().endswith(FILE_SUFFIXES) else "input.json"
     return [(name, path.read_bytes())]
 
 
@@ -58,6 +60,20 @@ def cluster_table(graph: dict[str, Any]) -> str:
         if index == 0:
             lines.append("-" * (sum(widths) + 6 + 30))
     return "\n".join(lines)
+
+
+def files_text(graph: dict[str, Any]) -> str:
+    """The user's document files (PDF, Word, PowerPoint, Hangul) and the cluster each one joined."""
+    names = {cid: info["name"] for cid, info in graph["metadata"]["clusters"].items()}
+    lines = ["", "Files", "-----"]
+    for node in graph["nodes"]:
+        if node.get("source_type") == "file":
+            cluster = node["cluster_id"]
+            lines.append(
+                f"{node['orig_id']} “{node.get('title') or ''}” ({node['num_sections']} sections)"
+                f" -> {cluster} {names.get(cluster, '')}"
+            )
+    return "\n".join(lines) if len(lines) > 3 else ""
 
 
 def _width(text: str) -> int:
@@ -117,6 +133,7 @@ def run_demo(path: Path | None, out: Path, language: str = "ko", stream: TextIO 
         f"\n{meta.total_nodes} nodes, {meta.total_edges} edges, {meta.total_clusters} clusters\n", file=stream
     )
     print(cluster_table(graph), file=stream)
+    print(files_text(graph), file=stream)
     written = [out / "graph.json", out / "features.json", out / "graph.html"]
     if payload.get("summaryS3Key"):
         summary = json.loads(services.blobs.get(payload["summaryS3Key"]))

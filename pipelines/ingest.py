@@ -2,8 +2,9 @@
 
 Understood shapes (CONTRACT.md 6a, 6d): a ChatGPT export (a list of conversations with a ``mapping``
 tree, or one such conversation), conversations in the ``messages`` shape, ``{"source_nodes": [...]}``
-notes and Notion pages, an add-node batch (``conversations`` and ``notes``), and ``.md`` / ``.txt``
-files. An object that cannot be read is reported in ``skipped`` and the rest goes on.
+notes and Notion pages, an add-node batch (``conversations`` and ``notes``), ``.md`` / ``.txt``
+files, and PDF, Word, PowerPoint and Hangul files (read in a child process within per-file limits,
+``pipelines/files``). An object that cannot be read is reported in ``skipped`` and the rest goes on.
 """
 
 from __future__ import annotations
@@ -17,8 +18,13 @@ from datetime import datetime
 from typing import Any
 
 from models.source import Message, SourceItem
+from pipelines.files.isolation import read_isolated
+from pipelines.files.limits import FileLimits, UnreadableFile
+from pipelines.files.readers import DOCUMENT_SUFFIXES
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt")
+#: Every file suffix read as one source item (plain text, or a document read by a reader).
+FILE_SUFFIXES = TEXT_SUFFIXES + DOCUMENT_SUFFIXES
 #: Message roles that hold the conversation (system prompts and tool output are left out).
 CONVERSATION_ROLES = ("user", "assistant")
 
@@ -165,22 +171,61 @@ def parse_batch_note(raw: dict[str, Any]) -> SourceItem:
     )
 
 
+def is_file(key: str) -> bool:
+    """A user's file: a known file suffix, or any non-JSON object under ``files/``."""
+    lowered = key.lower()
+    return lowered.endswith(FILE_SUFFIXES) or ("/files/" in f"/{lowered}" and not lowered.endswith(".json"))
+
+
+def file_name_parts(key: str) -> tuple[str, str | None]:
+    """A file's id and title from its key; under ``files/`` its name is ``{fileId}_{name}``."""
+    name = posixpath.basename(key)
+    stem = name.rsplit(".", 1)[0] or name
+    file_id, _, title = stem.partition("_") if "/files/" in f"/{key}" else (stem, "", stem)
+    return file_id or stem, (title or stem).replace("-", " ").replace("_", " ").strip() or None
+
+
 def parse_text_file(key: str, data: bytes) -> SourceItem:
-    """A ``.md`` or ``.txt`` file; under ``files/`` its name is ``{fileId}_{name}``."""
+    """A ``.md`` or ``.txt`` file: one section per paragraph."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise UnreadableObject(f"not UTF-8 text: {error}") from None
-    name = posixpath.basename(key)
-    stem = name.rsplit(".", 1)[0]
-    file_id, _, title = stem.partition("_") if "/files/" in f"/{key}" else (stem, "", stem)
+    orig_id, title = file_name_parts(key)
     sections = [part.strip() for part in text.split("\n\n") if part.strip()]
     return SourceItem(
-        orig_id=file_id or stem,
-        title=(title or stem).replace("-", " ").replace("_", " ").strip() or None,
-        source_type="markdown" if name.lower().endswith((".md", ".markdown")) else "file",
+        orig_id=orig_id,
+        title=title,
+        source_type="markdown" if key.lower().endswith((".md", ".markdown")) else "file",
         messages=[Message(role="section", text=s) for s in sections],
     )
+
+
+def parse_document_file(key: str, data: bytes, limits: FileLimits | None = None) -> SourceItem:
+    """A PDF, Word, PowerPoint or Hangul file: one section per page, slide or paragraph.
+
+    The title is the document's own, else the file name; the times are the document's metadata.
+    """
+    try:
+        document = read_isolated(posixpath.basename(key), data, limits or FileLimits())
+    except UnreadableFile as error:
+        raise UnreadableObject(str(error)) from None
+    orig_id, name_title = file_name_parts(key)
+    return SourceItem(
+        orig_id=orig_id,
+        title=document.title or name_title,
+        source_type="file",
+        create_time=document.create_time,
+        update_time=document.update_time,
+        messages=[Message(role=document.section_role, text=s) for s in document.sections],
+    )
+
+
+def parse_file(key: str, data: bytes, limits: FileLimits | None = None) -> SourceItem:
+    """Any file of ``FILE_SUFFIXES``, by its suffix."""
+    if key.lower().endswith(TEXT_SUFFIXES):
+        return parse_text_file(key, data)
+    return parse_document_file(key, data, limits)
 
 
 def parse_json_document(document: Any) -> list[SourceItem]:
@@ -200,12 +245,11 @@ def parse_json_document(document: Any) -> list[SourceItem]:
     raise UnreadableObject("JSON object has no conversations, notes or source_nodes")
 
 
-def parse_object(key: str, data: bytes) -> list[SourceItem]:
+def parse_object(key: str, data: bytes, limits: FileLimits | None = None) -> list[SourceItem]:
     """The items of one stored object, by its name and content."""
-    lowered = key.lower()
-    if lowered.endswith(TEXT_SUFFIXES):
-        return [parse_text_file(key, data)]
-    if lowered.endswith(".json"):
+    if is_file(key):
+        return [parse_file(key, data, limits)]
+    if key.lower().endswith(".json"):
         try:
             document = json.loads(data.decode("utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -214,13 +258,16 @@ def parse_object(key: str, data: bytes) -> list[SourceItem]:
     raise UnreadableObject(f"unsupported file type: {posixpath.basename(key)}")
 
 
-def ingest(objects: Iterable[tuple[str, bytes]]) -> IngestResult:
-    """Parse every object; unreadable ones and items without text are skipped, duplicates dropped."""
+def ingest(objects: Iterable[tuple[str, bytes]], limits: FileLimits | None = None) -> IngestResult:
+    """Parse every object; unreadable ones and items without text are skipped, duplicates dropped.
+
+    ``limits`` bound each PDF, Word, PowerPoint or Hangul file (defaults: ``FileLimits()``).
+    """
     result = IngestResult()
     seen: set[str] = set()
     for key, data in objects:
         try:
-            items = parse_object(key, data)
+            items = parse_object(key, data, limits)
         except (UnreadableObject, ValueError) as error:
             result.skipped.append((key, str(error)))
             continue

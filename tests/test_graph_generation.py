@@ -91,6 +91,8 @@ def test_graph_invariants_on_the_sample_history(run_raw: Run, sample_bundle: str
         p.name.split("_")[0] for p in (sample_path() / "files").iterdir()
     }
     assert input_ids <= {node.orig_id for node in graph.nodes}
+    cluster_of = {node.orig_id: node.cluster_id for node in graph.nodes}  # the PDF and the Word file
+    assert cluster_of["f03"] == cluster_of["conv-0004"] and cluster_of["f04"] == cluster_of["conv-0041"]
     pairs = [(e.source, e.target) for e in graph.edges]
     assert len(pairs) == len(set(pairs)) and all(0 <= s < t < n for s, t in pairs)
     clusters = {node.cluster_id for node in graph.nodes}

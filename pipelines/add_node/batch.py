@@ -9,7 +9,15 @@ from typing import Any
 
 from models.add_node import AddNodeBatch, ExistingCluster
 from models.source import SourceItem
-from pipelines.ingest import UnreadableObject, parse_batch_note, parse_conversation, parse_text_file
+from pipelines.files.limits import FileLimits
+from pipelines.ingest import (
+    UnreadableObject,
+    file_name_parts,
+    is_file,
+    parse_batch_note,
+    parse_conversation,
+    parse_file,
+)
 
 
 @dataclass(slots=True)
@@ -74,16 +82,16 @@ def batch_note(raw: Any) -> BatchItem:
     return BatchItem("note", orig_id, item=item)
 
 
-def read_batch(objects: Sequence[tuple[str, bytes]]) -> Batch:
-    """The items of an add-node input: ``batch.json`` objects and ``.md`` / ``.txt`` files."""
+def read_batch(objects: Sequence[tuple[str, bytes]], limits: FileLimits | None = None) -> Batch:
+    """The items of an add-node input: ``batch.json`` objects and files (text, PDF, Office, Hangul)."""
     batch = Batch()
     for key, data in objects:
         lowered = key.lower()
-        if lowered.endswith((".md", ".markdown", ".txt")):
+        if is_file(key):
             try:
-                item = parse_text_file(key, data)
+                item = parse_file(key, data, limits)
             except UnreadableObject as error:
-                batch.items.append(BatchItem("note", key.rsplit("/", 1)[-1], error=str(error)[:300]))
+                batch.items.append(BatchItem("note", file_name_parts(key)[0], error=str(error)[:300]))
                 continue
             error_text = None if item.messages else "the file has no text"
             batch.items.append(
