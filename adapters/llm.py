@@ -22,7 +22,7 @@ import openai
 import structlog
 from openai.types.chat import ChatCompletion
 
-from core.audit import audit_calls
+from core.audit import audit_calls, audited
 from core.settings import Settings
 
 _log = structlog.get_logger(__name__)
@@ -150,7 +150,8 @@ def llm_from_settings(settings: Settings, *, timeout: float = 20.0, budget: floa
     if not (base_url and api_key and model):
         return None
     try:
-        client = LLMClient(base_url, api_key, model, timeout=timeout, budget=budget)
+        with audited("llm", "connect"):
+            client = LLMClient(base_url, api_key, model, timeout=timeout, budget=budget)
         return audit_calls(client, "llm", ["complete_json"], failed=lambda answer: answer is None)
     except Exception as error:
         _log.warning("llm.fallback", reason="configuration", error_type=type(error).__name__, model=model)
