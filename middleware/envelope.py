@@ -28,7 +28,7 @@ from dramatiq.common import dq_name
 from dramatiq.encoder import Encoder, MessageData
 from dramatiq.middleware import Middleware
 
-from core.errors import InvalidJSON, PermanentError, UnknownTaskType
+from core.errors import InvalidJSON, InvalidPayload, PermanentError, UnknownTaskType
 
 logger = structlog.get_logger(__name__)
 
@@ -40,6 +40,8 @@ _REJECT_ROUTE = ""
 _TASK_NAMESPACE = uuid.UUID("6f1c2f0e-9b7a-4f57-9d38-3f0b2a7c5e11")
 #: The largest body read (SQS's own limit is 1 MiB); a larger one is rejected unread.
 MAX_BODY_BYTES = 1024 * 1024
+#: The longest ``taskId`` (it is echoed in the answer and names result objects).
+MAX_TASK_ID_CHARS = 512
 #: The deepest nesting of objects and arrays read (real bodies nest about 5 deep).
 MAX_DEPTH = 64
 #: A JSON escape of a UTF-16 surrogate: only these can put a lone surrogate into a decoded string.
@@ -203,9 +205,7 @@ class EnvelopeEncoder(Encoder):
             known = envelope.get("taskId") if isinstance(envelope, dict) else None
             taken = {"taskId": known} if isinstance(known, str) and known else fallback
             return self.reject(InvalidJSON(f"invalid Dramatiq message: {problem}"), taken, data)
-        if task_id and not body.get("taskId"):
-            body["taskId"] = task_id
-        return self.route(body, data)
+        return self.route(body, data, task_id)
 
     def message_problem(self, body: dict[str, Any]) -> str | None:
         """What makes ``body`` unfit to be a Dramatiq message for one of our actors, or ``None``."""
@@ -229,16 +229,20 @@ class EnvelopeEncoder(Encoder):
             return "arguments do not fit the actor"
         return None
 
-    def route(self, body: dict[str, Any], raw: bytes) -> MessageData:
-        """A backend envelope into a message for its actor."""
+    def route(self, body: dict[str, Any], raw: bytes, fallback_id: str | None = None) -> MessageData:
+        """A backend envelope into a message for its actor; ``fallback_id`` answers one without a
+        usable ``taskId`` (else a fresh id does)."""
         task_type = body.get("taskType")
-        task_id = body.get("taskId")
+        task_id = usable_task_id(body.get("taskId"))
         envelope = {
-            "taskId": task_id if isinstance(task_id, str) and task_id else _scalar_id(task_id),
+            "taskId": task_id or fallback_id or str(uuid.uuid4()),
             "taskType": task_type if isinstance(task_type, str) else None,
             "timestamp": body.get("timestamp") if isinstance(body.get("timestamp"), str) else None,
         }
         payload = body.get("payload")
+        if task_id is None and isinstance(body.get("taskId"), str) and body["taskId"]:
+            too_long = InvalidPayload(f"taskId is longer than {MAX_TASK_ID_CHARS} characters")
+            return self.reject(too_long, envelope, raw, payload)
         if not isinstance(task_type, str) or not task_type:
             error = UnknownTaskType(
                 "envelope has no taskType" + (" (found 'type')" if "type" in body else "")
@@ -283,11 +287,13 @@ class EnvelopeEncoder(Encoder):
         }
 
 
-def _scalar_id(value: Any) -> str:
-    """A ``taskId`` that is a number as text; anything else (missing, empty, an object) a fresh id."""
+def usable_task_id(value: Any) -> str | None:
+    """A ``taskId`` as text: a string of 1 to ``MAX_TASK_ID_CHARS`` characters, or a number; else ``None``."""
+    if isinstance(value, str):
+        return value if 0 < len(value) <= MAX_TASK_ID_CHARS else None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
-    return str(uuid.uuid4())
+    return None
 
 
 class EnvelopeDecoding(Middleware):
