@@ -38,6 +38,8 @@ REJECT_ACTOR = "reject_envelope"
 _REJECT_ROUTE = ""
 #: Namespace of message ids derived from task ids.
 _TASK_NAMESPACE = uuid.UUID("6f1c2f0e-9b7a-4f57-9d38-3f0b2a7c5e11")
+#: The option by which Dramatiq's Redis broker acknowledges a message (the key of its stored body).
+REDIS_RECEIPT = "redis_message_id"
 #: The largest body read (SQS's own limit is 1 MiB); a larger one is rejected unread.
 MAX_BODY_BYTES = 1024 * 1024
 #: The longest ``taskId`` (it is echoed in the answer and names result objects).
@@ -67,6 +69,9 @@ _OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
     **dict.fromkeys(("store_results", "pipe_ignore", "notify_shutdown"), bool),
     **dict.fromkeys(("envelope", "_sentry_headers"), dict),
 }
+#: The largest value of a numeric option (a day, in milliseconds, for times): no body holds a worker longer.
+_OPTION_MAXIMA = {"max_retries": 100, "retries": 10_000}
+_DAY_MS = 86_400_000
 #: Options that name code or other messages: never accepted from a body.
 _FORBIDDEN_OPTIONS = frozenset(("throws", "retry_when", "pipe_target", "group_completion_callbacks"))
 
@@ -130,15 +135,27 @@ def option_problem(name: str, value: Any) -> str | None:
         return None  # read by nobody
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         return f"option {name!r} has the wrong type"
-    if isinstance(value, int) and value < 0:
-        return f"option {name!r} is negative"
+    if isinstance(value, int) and not 0 <= value <= _option_maximum(name):
+        return f"option {name!r} is out of range"
     if (
         name == "envelope"
         and isinstance(value, dict)
         and not (isinstance(value.get("taskId", ""), str) and isinstance(value.get("taskType"), str | None))
     ):
         return "option 'envelope' is malformed"
+    if (
+        name == "_sentry_headers"
+        and isinstance(value, dict)
+        and not all(isinstance(v, str) for v in value.values())
+    ):
+        return "option '_sentry_headers' is malformed"
     return None
+
+
+def _option_maximum(name: str) -> int:
+    if name in ("eta", "requeue_timestamp"):
+        return int(time.time() * 1000) + _DAY_MS  # an eta at most a day ahead
+    return _OPTION_MAXIMA.get(name, _DAY_MS)
 
 
 def _no_constant(name: str) -> Any:
@@ -204,7 +221,11 @@ class EnvelopeEncoder(Encoder):
             envelope = options.get("envelope") if isinstance(options, dict) else None
             known = envelope.get("taskId") if isinstance(envelope, dict) else None
             taken = {"taskId": known} if isinstance(known, str) and known else fallback
-            return self.reject(InvalidJSON(f"invalid Dramatiq message: {problem}"), taken, data)
+            rejection = self.reject(InvalidJSON(f"invalid Dramatiq message: {problem}"), taken, data)
+            receipt = options.get(REDIS_RECEIPT) if isinstance(options, dict) else None
+            if isinstance(receipt, str):  # the Redis broker acks a message by this id
+                rejection["options"][REDIS_RECEIPT] = receipt
+            return rejection
         return self.route(body, data, task_id)
 
     def message_problem(self, body: dict[str, Any]) -> str | None:
@@ -218,8 +239,9 @@ class EnvelopeEncoder(Encoder):
         actor = self.actors.get(body["actor_name"])
         if actor is None:
             return f"unknown actor {body['actor_name'][:100]!r}"
-        if body["queue_name"] not in (actor.queue_name, dq_name(actor.queue_name)):
-            return "queue does not match the actor"
+        delayed = body["queue_name"] == dq_name(actor.queue_name) and "eta" in body["options"]
+        if body["queue_name"] != actor.queue_name and not delayed:
+            return "queue does not match the actor"  # a delayed copy (Redis, stub) carries its eta
         for name, value in body["options"].items():
             if problem := option_problem(name, value):
                 return problem
