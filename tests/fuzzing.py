@@ -12,11 +12,19 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import dramatiq
 from hypothesis import strategies as st
 
+from actors import broker as stub_broker
+from actors.broker import build_broker
+from adapters.sinks import MemorySink
+from core.services import Services
+from core.settings import Settings
 from middleware.envelope import message_id_for, usable_task_id
 
 #: The secret every hostile body may carry.
@@ -224,3 +232,35 @@ class Ledger:
             [s.wire[:200] for s in unhandled],
             [u["taskId"] for u in self.unmatched],
         )
+
+
+@contextmanager
+def worker_on(
+    settings: Settings, **broker_attributes: Any
+) -> Iterator[tuple[dramatiq.Broker, MemorySink, dramatiq.Worker]]:
+    """The real actors on a broker built like production's from ``settings``; encoder and global broker
+    restored afterwards."""
+    previous_encoder, previous_broker = dramatiq.get_encoder(), dramatiq.get_broker()
+    sink = MemorySink()
+    broker = build_broker(settings, Services(settings, sink=sink))
+    for name, value in broker_attributes.items():
+        setattr(broker, name, value)
+    for name in stub_broker.get_declared_actors():
+        actor = stub_broker.get_actor(name)
+        dramatiq.Actor(
+            actor.fn,
+            broker=broker,
+            actor_name=name,
+            queue_name=actor.queue_name,
+            priority=actor.priority,
+            options=actor.options,
+        )
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    worker.start()
+    try:
+        yield broker, sink, worker
+    finally:
+        worker.stop()
+        broker.close()
+        dramatiq.set_encoder(previous_encoder)
+        dramatiq.set_broker(previous_broker)

@@ -32,14 +32,13 @@ from pydantic import BaseModel, ValidationError
 
 from actors import broker as stub_broker
 from actors.base import describe_validation_error
-from actors.broker import QUEUE, build_broker
+from actors.broker import QUEUE
 from adapters.sinks import MemorySink
 from brokers.sqs import decode_body
 from cli.local import create_queues
 from core.logs import build_handler
-from core.services import Services
 from core.settings import Settings
-from fuzzing import SECRET, Ledger, Sent, bodies, encode, sqs_wire, tag
+from fuzzing import SECRET, Ledger, Sent, bodies, encode, sqs_wire, tag, worker_on
 from middleware.envelope import REJECT_ACTOR, EnvelopeEncoder
 from models.requests import AddNodeRequest, GraphGenerationRequest, GraphSummaryRequest
 
@@ -173,38 +172,6 @@ def stub_broker_sink() -> MemorySink:
 
     assert isinstance(services.sink, MemorySink)
     return services.sink
-
-
-@contextmanager
-def worker_on(
-    settings: Settings, **broker_attributes: Any
-) -> Iterator[tuple[dramatiq.Broker, MemorySink, dramatiq.Worker]]:
-    """The real actors on a broker built like production's from ``settings``; encoder and global broker
-    restored afterwards."""
-    previous_encoder, previous_broker = dramatiq.get_encoder(), dramatiq.get_broker()
-    sink = MemorySink()
-    broker = build_broker(settings, Services(settings, sink=sink))
-    for name, value in broker_attributes.items():
-        setattr(broker, name, value)
-    for name in stub_broker.get_declared_actors():
-        actor = stub_broker.get_actor(name)
-        dramatiq.Actor(
-            actor.fn,
-            broker=broker,
-            actor_name=name,
-            queue_name=actor.queue_name,
-            priority=actor.priority,
-            options=actor.options,
-        )
-    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
-    worker.start()
-    try:
-        yield broker, sink, worker
-    finally:
-        worker.stop()
-        broker.close()
-        dramatiq.set_encoder(previous_encoder)
-        dramatiq.set_broker(previous_broker)
 
 
 @pytest.fixture(scope="module")
