@@ -1,4 +1,6 @@
-"""A vector store that is down is a transient fault: the graph task retries with backoff, every failed
+"""Outside failures are audited and retried.
+
+A vector store that is down is a transient fault: the graph task retries with backoff, every failed
 call (the connection included) is audited with the task's correlation context, and only when the
 retries are spent does the graph stand without its vectors (COMPLETED, ``error`` set).
 
@@ -22,8 +24,12 @@ import pytest
 from actors import broker
 from actors.broker import QUEUE
 from actors.graph_generation import generate_graph
+from adapters.llm import llm_from_settings
 from adapters.sinks import MemorySink
+from core import context
 from core.logs import build_handler
+from core.services import Services, build_sink
+from core.settings import Settings
 from middleware.envelope import message_id_for
 
 from helpers import EXAMPLES, answers
@@ -142,3 +148,35 @@ def test_store_that_comes_back_gets_the_vectors(
     failed = audit_errors(log_lines(), "task_outage_2")
     assert failed and {line["name"] for line in failed} <= {"upsert", "upsert_clusters"}
     assert failed[0]["attempt"] == 1
+
+
+def test_clients_that_cannot_be_built_are_audited_with_the_context(log_lines: Lines) -> None:
+    """Building the S3 client, the SQS result sink and the LLM client fails on a bad endpoint: each
+    failure is an ``audit.error`` of ``connect`` carrying the message's correlation context."""
+    settings = Settings(  # type: ignore[call-arg]
+        BROKER="sqs",
+        SQS_REQUEST_QUEUE_URL="http://127.0.0.1:1/q",
+        SQS_RESULT_QUEUE_URL="http://127.0.0.1:1/r",
+        AWS_ENDPOINT_URL="not a url",
+        S3_PAYLOAD_BUCKET="bucket",
+        LLM_BASE_URL="http://[::1",
+        LLM_API_KEY="sk-never-logged",
+        LLM_MODEL="m",
+    )
+    context.bind(correlationId="task_connect_1", taskType="GRAPH_GENERATION_REQUEST", userId="u-c")
+    try:
+        with pytest.raises(ValueError):
+            build_sink(settings)
+        with pytest.raises(ValueError):
+            _ = Services(settings, sink=MemorySink()).blobs
+        assert llm_from_settings(settings) is None  # the task goes on without the LLM
+    finally:
+        context.clear()
+    failed = [line for line in log_lines() if line["event"] == "audit.error"]
+    assert {(line["kind"], line["name"]) for line in failed} == {
+        ("result_sink", "connect"),
+        ("blob_store", "connect"),
+        ("llm", "connect"),
+    }
+    assert all(line["correlationId"] == "task_connect_1" and line["userId"] == "u-c" for line in failed)
+    assert "sk-never-logged" not in json.dumps(log_lines())
