@@ -4,13 +4,19 @@ An actor declares the request ``taskType`` it serves with the ``task_type`` acto
 middleware keeps the resulting routing table. Its ``EnvelopeEncoder`` (installed as Dramatiq's
 global encoder) reads every message body from any broker:
 
-- a Dramatiq message (retries, internal enqueues) decodes as usual;
+- a Dramatiq message (retries, internal enqueues) decodes as usual, once it is checked to be one
+  its actor can take (fields, queue, option types and ranges, arguments that fit the signature);
 - a backend envelope becomes a message for the actor of its ``taskType``: the payload is the
   argument and ``task_id`` the keyword argument, the envelope's ``taskId``/``taskType``/``timestamp``
   travel in ``options["envelope"]`` for the middleware, and the message id is derived from the
   ``taskId`` so a redelivery keeps its identity;
 - anything else (not JSON, not an object, no or an unknown ``taskType``) becomes a message for the
   rejection actor, which answers it ``FAILED`` with the reason's ``errorCode``; it is never retried.
+
+Decoding never raises, whatever the body's size, depth, encoding or content: a body over
+``MAX_BODY_BYTES``, nested deeper than ``MAX_DEPTH``, not UTF-8 or not strict JSON is a rejection, and
+lone surrogates are replaced so that every answer can be written as UTF-8. Stub, Redis and SQS
+consumers all decode through ``EnvelopeEncoder.decode``.
 """
 
 from __future__ import annotations
