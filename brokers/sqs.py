@@ -71,8 +71,8 @@ def decode_body(body: str, message_id: str) -> dramatiq.Message[Any]:
             data = b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
             data = b""
-        if data.lstrip().startswith(b"{"):
-            raw = data
+        if data.lstrip().startswith(b"{") and b'"actor_name"' in data:
+            raw = data  # an envelope is plain JSON, never base64 (CONTRACT.md)
     fields = encoder.decode(raw, task_id=message_id)
     try:
         return _message(fields)
