@@ -148,7 +148,10 @@ def _generate_graph(
         # are answered COMPLETED rather than thrown away; ``error`` tells the backend that add-node will
         # find no stored clusters for this graph (it starts new ones) until the graph is generated again.
         logger.error("vectors.index_failed", error_type=type(error).__name__, retries_left=0)
-        errors.append(f"vector indexing failed after retries ({type(error).__name__}); the graph is saved")
+        errors.append(
+            f"vector indexing failed after retries ({type(error).__name__}): the graph is saved, but"
+            " add-node will not find its clusters until the graph is generated again"
+        )
     summary_s3_key: str | None = None
     if request.include_summary:
         try:
