@@ -5,7 +5,7 @@ from __future__ import annotations
 import dramatiq
 import sentry_sdk
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import AgeLimit, Retries
+from dramatiq.middleware import AgeLimit, CurrentMessage, Retries
 from sentry_sdk.integrations.dramatiq import SentryMiddleware
 
 from core.services import Services
@@ -68,6 +68,7 @@ def build_broker(settings: Settings, services: Services) -> dramatiq.Broker:
     broker.middleware.insert(0, Correlation())
     broker.add_middleware(ResultPublisher(services.sink), before=Retries)
     broker.add_middleware(StageTiming())
+    broker.add_middleware(CurrentMessage())
     install_sentry_scope(broker)
     if settings.metrics and settings.broker != "stub":
         from dramatiq.middleware.prometheus import Prometheus
@@ -81,6 +82,25 @@ def build_broker(settings: Settings, services: Services) -> dramatiq.Broker:
     broker.add_middleware(Liveness(settings.health_file))
     dramatiq.set_encoder(decoding.encoder)
     return broker
+
+
+def retries_left() -> int:
+    """How many retries the message being processed has after this attempt (0 outside a message).
+
+    As Dramatiq's ``Retries`` counts them: the message's ``max_retries`` option, else its actor's, else
+    the middleware's; less the retries already made. An actor that can stand a fault once its retries
+    are spent (rather than fail) asks this before it gives up.
+    """
+    message = CurrentMessage.get_current_message()
+    if message is None:
+        return 0
+    broker = dramatiq.get_broker()
+    policy = next((m for m in broker.middleware if isinstance(m, Retries)), None)
+    default = policy.max_retries if policy is not None else 0
+    limit = message.options.get(
+        "max_retries", broker.get_actor(message.actor_name).options.get("max_retries", default)
+    )
+    return max(0, int(limit or 0) - int(message.options.get("retries", 0)))
 
 
 def install_sentry_scope(broker: dramatiq.Broker) -> None:

@@ -8,13 +8,14 @@ import numpy as np
 import structlog
 
 from actors.base import task_actor
+from actors.broker import retries_left
 from actors.graph_summary import write_summary
 from actors.llm import task_llm
 from actors.runtime import services
 from adapters.blobs import BlobStore, put_json, read_objects
 from adapters.llm import LLMClient, name_cluster
 from adapters.vectors import Scalar, vector_id
-from core.errors import InputNotFound, InvalidInput
+from core.errors import InputNotFound, InvalidInput, TransientError
 from core.settings import Settings
 from middleware.results import report_progress
 from models.envelope import TaskType
@@ -23,7 +24,7 @@ from models.requests import GraphGenerationRequest
 from models.results import GraphGenerationResult, Status
 from pipelines.add_node import graph_cluster_rows
 from pipelines.files.limits import MB, FileLimits
-from pipelines.graph_generation import GraphParams, build_graph
+from pipelines.graph_generation import GraphBuild, GraphParams, build_graph
 from pipelines.ingest import ingest
 from pipelines.polish import rename_clusters
 
@@ -105,6 +106,16 @@ def add_summary(
     return key
 
 
+def index_vectors(request: GraphGenerationRequest, task_id: str, built: GraphBuild) -> None:
+    """Store the nodes' vectors and one profile row per cluster (replacing the user's older rows)."""
+    ids = [vector_id(request.user_id, node.orig_id) for node in built.graph.nodes]
+    services.vectors.upsert(
+        ids, np.asarray(built.vectors), node_metadata(request.user_id, task_id, built.graph)
+    )
+    rows = graph_cluster_rows(request.user_id, built.graph, built.profiles, services.embedder.dim)
+    services.vectors.upsert_clusters(request.user_id, task_id, rows, replace=True)
+
+
 @task_actor(TaskType.GRAPH_GENERATION_REQUEST, GraphGenerationRequest)
 def generate_graph(request: GraphGenerationRequest, task_id: str) -> GraphGenerationResult:
     """Build the user's knowledge graph and answer with the keys of its documents."""
@@ -144,16 +155,19 @@ def _generate_graph(
     put_json(blobs, features_key(request.user_id, task_id), built.features, out_bucket)
 
     errors: list[str] = []
-    ids = [vector_id(request.user_id, node.orig_id) for node in built.graph.nodes]
     try:
-        services.vectors.upsert(
-            ids, np.asarray(built.vectors), node_metadata(request.user_id, task_id, built.graph)
+        index_vectors(request, task_id, built)
+    except Exception as error:
+        if retries_left():
+            raise TransientError(f"vector store unavailable: {type(error).__name__}") from error
+        # Retries spent: the graph and features are written and are what the user asked for, so they
+        # are answered COMPLETED rather than thrown away; ``error`` tells the backend that add-node will
+        # find no stored clusters for this graph (it starts new ones) until the graph is generated again.
+        logger.error("vectors.index_failed", error_type=type(error).__name__, retries_left=0)
+        errors.append(
+            f"vector indexing failed after retries ({type(error).__name__}): the graph is saved, but"
+            " add-node will not find its clusters until the graph is generated again"
         )
-        rows = graph_cluster_rows(request.user_id, built.graph, built.profiles, services.embedder.dim)
-        services.vectors.upsert_clusters(request.user_id, task_id, rows, replace=True)
-    except Exception as error:  # the graph stands without its vectors: partial success
-        logger.error("vectors.upsert_failed", error_type=type(error).__name__, exc_info=True)
-        errors.append(f"vector indexing failed: {type(error).__name__}")
     summary_s3_key: str | None = None
     if request.include_summary:
         try:

@@ -41,10 +41,11 @@ class BlobStore(Protocol):
 
 
 def safe_key(key: str) -> PurePosixPath:
-    """``key`` as a relative path that cannot leave its root (no ``..``, no absolute paths)."""
+    """``key`` as a relative path that cannot leave its root (no ``..``, no absolute paths) and is not
+    the root itself (a prefix of ``/`` would list every user's objects)."""
     path = PurePosixPath(key.lstrip("/"))
-    if not key or any(part in ("..", "") for part in path.parts) or "\x00" in key:
-        raise InvalidInput(f"unsafe object key: {key!r}")
+    if not path.parts or any(part in ("..", "") for part in path.parts) or "\x00" in key:
+        raise InvalidInput(f"unsafe object key: {key[:200]!r}")
     return path
 
 
@@ -74,17 +75,24 @@ class LocalBlobStore:
         self.root = Path(root)
 
     def _path(self, key: str) -> Path:
-        return self.root / safe_key(key)
+        path = self.root / safe_key(key)
+        if not self._inside(path):
+            raise InvalidInput(f"unsafe object key: {key[:200]!r}")
+        return path
+
+    def _inside(self, path: Path) -> bool:
+        """True if ``path``, with its links followed, stays under the root."""
+        return path.resolve().is_relative_to(self.root.resolve())
 
     def list_keys(self, prefix: str, bucket: str | None = None) -> list[str]:
-        """Every key under ``prefix``, sorted."""
-        base = self.root / safe_key(prefix) if prefix.strip("/") else self.root
+        """Every key under ``prefix``, sorted; files linked from outside the root are left out."""
+        base = self._path(prefix)
         if not base.is_dir():
             return []
         return sorted(
             p.relative_to(self.root).as_posix()
             for p in base.rglob("*")
-            if p.is_file() and not p.name.startswith(".")
+            if p.is_file() and not p.name.startswith(".") and self._inside(p)
         )
 
     def size(self, key: str, bucket: str | None = None) -> int:

@@ -22,7 +22,7 @@ import openai
 import structlog
 from openai.types.chat import ChatCompletion
 
-from core.audit import audit_calls
+from core.audit import audit_calls, audited
 from core.settings import Settings
 
 _log = structlog.get_logger(__name__)
@@ -34,6 +34,10 @@ JSON_INSTRUCTION = "Reply with one JSON object and nothing else: no prose, no Ma
 
 _FENCED = re.compile(r"```(?:json)?\s*\n?(.*?)```", re.DOTALL | re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
+#: Control characters (but tab and line breaks) and invisible formatting characters.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ud800-\udfff]"
+)
 #: Positions of ``{`` tried when looking for an object inside prose.
 _MAX_OBJECT_STARTS = 8
 
@@ -150,7 +154,8 @@ def llm_from_settings(settings: Settings, *, timeout: float = 20.0, budget: floa
     if not (base_url and api_key and model):
         return None
     try:
-        client = LLMClient(base_url, api_key, model, timeout=timeout, budget=budget)
+        with audited("llm", "connect"):
+            client = LLMClient(base_url, api_key, model, timeout=timeout, budget=budget)
         return audit_calls(client, "llm", ["complete_json"], failed=lambda answer: answer is None)
     except Exception as error:
         _log.warning("llm.fallback", reason="configuration", error_type=type(error).__name__, model=model)
@@ -324,9 +329,14 @@ def explain_assignment(
 
 
 def clean_text(value: Any, maximum: int, *, minimum: int = 1, single_line: bool = True) -> str | None:
-    """``value`` stripped (and on one line) if it is a string of ``minimum``..``maximum`` characters."""
+    """``value`` stripped (and on one line) if it is a string of ``minimum``..``maximum`` characters.
+
+    Control and invisible formatting characters (terminal escapes, bidirectional overrides, zero-width
+    characters) are removed first: what a model writes is kept only as plain, visible text.
+    """
     if not isinstance(value, str):
         return None
+    value = _INVISIBLE.sub("", value)
     text = _SPACES.sub(" ", value).strip() if single_line else value.strip()
     return text if minimum <= len(text) <= maximum else None
 

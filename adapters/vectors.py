@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import structlog
+
+logger = structlog.get_logger(__name__)
 
 #: Metadata values Chroma accepts.
 Scalar = str | int | float | bool
@@ -62,14 +65,38 @@ class ChromaVectorStore:
         self._batch = max(1, min(self._client.get_max_batch_size(), 1000))
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Scalar]]) -> None:
-        """Insert or replace vectors by id, in batches."""
+        """Insert or replace vectors by id, in batches.
+
+        An id held by another user's vector is left alone (``"{userId}_{orig_id}"`` of ``a`` + ``b_c``
+        and of ``a_b`` + ``c`` are the same id): one user never overwrites another's node.
+        """
         for start in range(0, len(ids), self._batch):
             stop = start + self._batch
+            batch_ids, batch_metadatas = list(ids[start:stop]), list(metadatas[start:stop])
+            keep = self._own(batch_ids, batch_metadatas)
+            if not keep:
+                continue
             self._collection.upsert(
-                ids=list(ids[start:stop]),
-                embeddings=np.asarray(vectors[start:stop], dtype=np.float32),
-                metadatas=list(metadatas[start:stop]),
+                ids=[batch_ids[n] for n in keep],
+                embeddings=np.asarray(vectors[start:stop], dtype=np.float32)[keep],
+                metadatas=[batch_metadatas[n] for n in keep],
             )
+
+    def _own(self, ids: list[str], metadatas: list[dict[str, Scalar]]) -> list[int]:
+        """Positions of the ids that are new or already belong to the user in their metadata."""
+        found = self._collection.get(ids=ids, include=["metadatas"])
+        owners = {
+            i: (m or {}).get("userId")
+            for i, m in zip(found["ids"], found.get("metadatas") or [], strict=True)
+        }
+        keep = [
+            n
+            for n, i in enumerate(ids)
+            if owners.get(i, metadatas[n].get("userId")) == metadatas[n].get("userId")
+        ]
+        if len(keep) < len(ids):
+            logger.warning("vectors.foreign_ids_skipped", count=len(ids) - len(keep))
+        return keep
 
     def nearest(self, user_id: str, vector: np.ndarray, limit: int) -> list[Neighbour]:
         """The ``limit`` nearest vectors of ``user_id`` only, most similar first."""

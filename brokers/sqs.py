@@ -45,7 +45,7 @@ from dramatiq_sqs.broker import (
 
 from brokers.visibility import Held, VisibilityHeartbeat
 from core.errors import InvalidJSON
-from middleware.envelope import EnvelopeEncoder
+from middleware.envelope import MAX_BODY_BYTES, EnvelopeEncoder
 from middleware.results import FAILURE_OPTION, Failure
 
 #: Default seconds a received message stays invisible (a heartbeat extends it for long tasks).
@@ -59,35 +59,30 @@ DRAIN_POLL_SECONDS = 0.5
 def decode_body(body: str, message_id: str) -> dramatiq.Message[Any]:
     """A received SQS body as a Dramatiq message; never raises.
 
-    Plain JSON is a backend envelope (a missing ``taskId`` becomes the SQS message id); anything else
-    is tried as base64 of a Dramatiq message; what is neither becomes a rejection.
+    Base64 of a Dramatiq message (our retries and internal enqueues) is decoded first; any other body
+    goes through the decoding every broker shares (``EnvelopeEncoder.decode``): a backend envelope
+    (a missing ``taskId`` becomes the SQS message id), or a rejection.
     """
     encoder = dramatiq.get_encoder()
     assert isinstance(encoder, EnvelopeEncoder), "the envelope encoder must be installed"
-    text = body.lstrip()
-    if text.startswith("{"):
+    raw = body.encode("utf-8", "surrogatepass")
+    if not body.lstrip().startswith("{") and len(raw) <= MAX_BODY_BYTES * 4 // 3 + 4:
         try:
-            envelope = json.loads(text)
-        except ValueError:
-            envelope = None
-        if isinstance(envelope, dict) and "actor_name" not in envelope and not envelope.get("taskId"):
-            envelope["taskId"] = message_id
-            return _message(encoder.route(envelope, body.encode()))
-        return _message(encoder.decode(body.encode()))
+            data = b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            data = b""
+        if data.lstrip().startswith(b"{") and b'"actor_name"' in data:
+            raw = data  # an envelope is plain JSON, never base64 (CONTRACT.md)
+    fields = encoder.decode(raw, task_id=message_id)
     try:
-        data = b64decode(text, validate=True)
-        decoded = json.loads(data)
-    except (binascii.Error, ValueError):
-        decoded = None
-    if isinstance(decoded, dict) and "actor_name" in decoded and "message_id" in decoded:
-        return _message(encoder.decode(data))
-    rejection = InvalidJSON("message body is neither a JSON envelope nor a Dramatiq message")
-    return _message(encoder.reject(rejection, {"taskId": message_id}, body.encode()))
+        return _message(fields)
+    except Exception as error:  # decoding guarantees fields that fit; this only keeps the consumer alive
+        rejection = InvalidJSON(f"message body could not be read ({type(error).__name__})")
+        return _message(encoder.reject(rejection, {"taskId": message_id}, raw))
 
 
 def _message(fields: dict[str, Any]) -> dramatiq.Message[Any]:
-    fields["args"] = tuple(fields["args"])
-    return dramatiq.Message(**fields)
+    return dramatiq.Message(**{**fields, "args": tuple(fields["args"])})
 
 
 class EnvelopeSQSConsumer(SQSConsumer):

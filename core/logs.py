@@ -18,23 +18,71 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 _SECRET_KEYS = (
     "internalservicetoken", "api_key", "apikey", "dsn", "password", "secret", "token", "authorization",
 )  # fmt: skip
-#: ``key: value`` / ``key=value`` pairs inside text (Dramatiq logs message arguments verbatim).
-_SECRET_PAIR = re.compile(
-    r"""(?i)(["']?(?:internalServiceToken|api[_-]?key|password|secret|token|dsn|authorization)["']?\s*[:=]\s*)"""
-    r"""(?:"[^"]*"|'[^']*'|[^\s,}'"]+)"""
+#: A secret-looking key followed by ``:`` or ``=`` inside text (Dramatiq logs message arguments
+#: verbatim, as Python reprs; others log JSON or ``key=value``). Its value is found by ``_value_end``.
+_SECRET_KEY = re.compile(
+    r"""(?i)["']?(?:internal[_-]?service[_-]?token|api[_-]?key|password|secret|token|dsn|authorization)"""
+    r"""["']?\s*[:=]\s*(?:(?:Bearer|Basic)\s+)?"""
 )
 #: Credentials in URLs and presigned-URL signatures.
 _URL_SECRETS = re.compile(
     r"(?i)(://)[^/@\s:]+(?::[^/@\s]*)?@|(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s'\"]+"
 )
+_OPENERS = {"{": "}", "[": "]", "(": ")"}
 
 
 def redact_text(text: str) -> str:
-    """``text`` with secret values replaced by ``[redacted]``."""
-    if ":" not in text and "=" not in text:  # both patterns need one: most values are left at once
+    """``text`` with secret values replaced by ``[redacted]``: a whole quoted string (escapes and all),
+    a whole object, list or tuple, or a bare word."""
+    if ":" not in text and "=" not in text:  # every pattern needs one: most values are left at once
         return text
-    text = _SECRET_PAIR.sub(lambda m: m.group(1) + "'[redacted]'", text)
-    return _URL_SECRETS.sub(_redact_url_secret, text)
+    parts: list[str] = []
+    position = 0
+    for match in _SECRET_KEY.finditer(text):
+        if match.start() < position:
+            continue  # inside a value already redacted
+        parts.append(text[position : match.end()] + "'[redacted]'")
+        position = _value_end(text, match.end())
+    parts.append(text[position:])
+    return _URL_SECRETS.sub(_redact_url_secret, "".join(parts))
+
+
+def _value_end(text: str, start: int) -> int:
+    """Where the value that begins at ``start`` ends: a quoted string, a bracketed value (strings in
+    it skipped), or a bare word up to a space, comma or closing bracket."""
+    closing: list[str] = []
+    index = start
+    while index < len(text):
+        char = text[index]
+        if char in "'\"":
+            index = _string_end(text, index)
+            if not closing:
+                return index
+            continue
+        if char in _OPENERS:
+            closing.append(_OPENERS[char])
+        elif closing and char == closing[-1]:
+            closing.pop()
+            if not closing:
+                return index + 1
+        elif not closing and (char.isspace() or char in ",;&)]}"):
+            return index
+        index += 1
+    return index
+
+
+def _string_end(text: str, start: int) -> int:
+    """The position after the quoted string that begins at ``start`` (backslash escapes honoured)."""
+    quote = text[start]
+    index = start + 1
+    while index < len(text):
+        if text[index] == "\\":
+            index += 2
+        elif text[index] == quote:
+            return index + 1
+        else:
+            index += 1
+    return index
 
 
 def _redact_url_secret(match: re.Match[str]) -> str:

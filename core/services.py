@@ -9,7 +9,7 @@ from functools import cached_property
 from adapters.blobs import BlobStore, LocalBlobStore, S3BlobStore
 from adapters.sinks import MemorySink, RedisResultSink, ResultSink, SQSResultSink
 from adapters.vectors import ChromaVectorStore
-from core.audit import audit_calls
+from core.audit import audit_calls, audited
 from core.settings import Settings
 from pipelines.embed import Embedder
 from pipelines.text import TextAnalyzer
@@ -28,6 +28,11 @@ def build_embedder(name: str, analyzer: TextAnalyzer) -> Embedder:
 
 def build_sink(settings: Settings) -> ResultSink:
     """Where answers go: the SQS result queue, a Redis list, or memory (stub broker)."""
+    with audited("result_sink", "connect"):
+        return _sink(settings)
+
+
+def _sink(settings: Settings) -> ResultSink:
     if settings.broker == "sqs":
         from adapters.aws import client
 
@@ -49,7 +54,7 @@ def collection_name(embedder: str) -> str:
 
 #: The calls of each outside service that are audited (``audit.py``).
 AUDITED_BLOB_CALLS = ("list_keys", "size", "get", "put")
-AUDITED_VECTOR_CALLS = ("upsert", "nearest", "get", "count")
+AUDITED_VECTOR_CALLS = ("upsert", "nearest", "get", "count", "upsert_clusters", "user_clusters")
 AUDITED_SINK_CALLS = ("publish",)
 
 
@@ -57,7 +62,8 @@ class Services:
     """Blob store, vector store, result sink and embedder chosen by ``settings``.
 
     Every call to an outside service (blob store, vector store, result sink) is audited here, where
-    the adapters are built.
+    the adapters are built, and so is building each client (``connect``): a server that cannot be
+    reached fails there first.
     """
 
     def __init__(self, settings: Settings, sink: ResultSink | None = None) -> None:
@@ -70,13 +76,16 @@ class Services:
     @cached_property
     def blobs(self) -> BlobStore:
         """Where inputs are read and results written: S3 when a payload bucket is set."""
-        if self.settings.s3_payload_bucket:
-            from adapters.aws import client
+        with audited("blob_store", "connect"):
+            if self.settings.s3_payload_bucket:
+                from adapters.aws import client
 
-            s3 = client("s3", region=self.settings.aws_region, endpoint_url=self.settings.aws_endpoint_url)
-            store: BlobStore = S3BlobStore(s3, self.settings.s3_payload_bucket)
-        else:
-            store = LocalBlobStore(self.settings.blob_dir)
+                s3 = client(
+                    "s3", region=self.settings.aws_region, endpoint_url=self.settings.aws_endpoint_url
+                )
+                store: BlobStore = S3BlobStore(s3, self.settings.s3_payload_bucket)
+            else:
+                store = LocalBlobStore(self.settings.blob_dir)
         return audit_calls(store, "blob_store", AUDITED_BLOB_CALLS)
 
     @property
@@ -100,10 +109,13 @@ class Services:
 
     @cached_property
     def vectors(self) -> ChromaVectorStore:
-        """The node vector store."""
+        """The node vector store (connected on first use; a failed connection is tried again next time)."""
         name = collection_name(self.settings.embedder)
-        if self.settings.chroma_host:
-            store = ChromaVectorStore(name, host=self.settings.chroma_host, port=self.settings.chroma_port)
-        else:
-            store = ChromaVectorStore(name, path=self.settings.chroma_path)
+        with audited("vector_store", "connect"):
+            if self.settings.chroma_host:
+                store = ChromaVectorStore(
+                    name, host=self.settings.chroma_host, port=self.settings.chroma_port
+                )
+            else:
+                store = ChromaVectorStore(name, path=self.settings.chroma_path)
         return audit_calls(store, "vector_store", AUDITED_VECTOR_CALLS)

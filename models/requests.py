@@ -6,11 +6,14 @@ from pydantic import Field, SecretStr, model_validator
 
 from models.base import RequestModel
 
+#: The longest ``userId`` accepted: it is echoed in every answer, which must fit in one SQS message.
+MAX_USER_ID = 256
+
 
 class GraphGenerationRequest(RequestModel):
     """Payload of ``GRAPH_GENERATION_REQUEST``."""
 
-    user_id: str = Field(alias="userId", min_length=1)
+    user_id: str = Field(alias="userId", min_length=1, max_length=MAX_USER_ID)
     s3_key: str = Field(alias="s3Key", min_length=1)
     bucket: str | None = None
     chat_id: str | None = Field(None, alias="chatId")
@@ -33,7 +36,7 @@ class GraphGenerationRequest(RequestModel):
 class AddNodeRequest(RequestModel):
     """Payload of ``ADD_NODE_REQUEST``."""
 
-    user_id: str = Field(alias="userId", min_length=1)
+    user_id: str = Field(alias="userId", min_length=1, max_length=MAX_USER_ID)
     s3_key: str = Field(alias="s3Key", min_length=1)
     bucket: str | None = None
     language: str = "ko"
@@ -46,7 +49,7 @@ class AddNodeRequest(RequestModel):
 class GraphSummaryRequest(RequestModel):
     """Payload of ``GRAPH_SUMMARY_REQUEST``."""
 
-    user_id: str = Field(alias="userId", min_length=1)
+    user_id: str = Field(alias="userId", min_length=1, max_length=MAX_USER_ID)
     graph_s3_key: str = Field(alias="graphS3Key", min_length=1)
     bucket: str | None = None
     chat_id: str | None = Field(None, alias="chatId")

@@ -172,9 +172,9 @@ class FlakyProxy:
 
 
 @contextmanager
-def chroma_server(path: Path) -> Iterator[int]:
-    """A real Chroma server (``chroma run``) on 127.0.0.1; yields its port."""
-    port = free_port()
+def chroma_server(path: Path, port: int | None = None) -> Iterator[int]:
+    """A real Chroma server (``chroma run``) on 127.0.0.1 (a free port unless given); yields its port."""
+    port = port or free_port()
     command = [str(Path(sys.executable).parent / "chroma"), "run", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(
         [*command, "--path", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -36,7 +36,7 @@ def test_redelivery_keeps_the_message_id() -> None:
 
 def test_dramatiq_messages_still_decode() -> None:
     message = dramatiq.Message(
-        queue_name=QUEUE, actor_name="generate_graph", args=({"a": 1},), kwargs={}, options={}
+        queue_name=QUEUE, actor_name="generate_graph", args=({"a": 1},), kwargs={"task_id": "t"}, options={}
     )
     again = dramatiq.Message.decode(message.encode())
     assert again == message

@@ -179,3 +179,12 @@ def test_examples_folder_is_complete() -> None:
     assert {p.name for p in EXAMPLES.glob("request_*.json")} == {
         "request_graph_generation.json", "request_add_node.json", "request_graph_summary.json",
     }  # fmt: skip
+
+
+def test_an_overlong_user_id_is_invalid() -> None:
+    """A userId is echoed in the answer: one that could not fit in an SQS message is refused."""
+    payload = {"userId": "u" * 256, "s3Key": "graph-generation/t/input.json", "bucket": "b"}
+    assert GraphGenerationRequest.model_validate(payload).user_id == "u" * 256
+    payload["userId"] = "u" * 257
+    with pytest.raises(ValidationError, match="userId"):
+        GraphGenerationRequest.model_validate(payload)

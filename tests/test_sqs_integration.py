@@ -166,7 +166,7 @@ def test_undecodable_bodies_become_rejections() -> None:
     message = decode_body(envelope, "sqs-id-2")
     assert message.actor_name == "generate_graph" and message.kwargs["task_id"] == "sqs-id-2"
     native = dramatiq.Message(
-        queue_name="default", actor_name="generate_graph", args=({},), kwargs={}, options={}
+        queue_name="default", actor_name="generate_graph", args=({},), kwargs={"task_id": "t"}, options={}
     )
     assert decode_body(base64.b64encode(native.encode()).decode(), "x") == native
     assert decode_body(json.dumps(example("request_add_node.json")), "x").message_id == message_id_for(
@@ -182,7 +182,7 @@ def test_retry_delays_never_pass_the_sqs_limit(aws: dict[str, Any]) -> None:
     assert retries.max_retries == MAX_RETRIES
     queue = aws["sqs"].create_queue(QueueName="it-delays")["QueueUrl"]
     message = dramatiq.Message(
-        queue_name="default", actor_name="generate_graph", args=({},), kwargs={}, options={}
+        queue_name="default", actor_name="generate_graph", args=({},), kwargs={"task_id": "t"}, options={}
     )
 
     plain = SQSBroker(endpoint_url=aws["endpoint"], region_name=REGION)
