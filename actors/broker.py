@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import dramatiq
 import sentry_sdk
 from dramatiq.brokers.stub import StubBroker
@@ -10,12 +12,14 @@ from sentry_sdk.integrations.dramatiq import SentryMiddleware
 
 from core.services import Services
 from core.settings import Settings
+from middleware.concurrency import Concurrency
 from middleware.correlation import Correlation
 from middleware.envelope import EnvelopeDecoding
 from middleware.liveness import Liveness
 from middleware.metrics import TaskMetrics
 from middleware.results import ResultPublisher
 from middleware.sentry_scope import SentryScope
+from middleware.shutdown import ShutdownBudget
 from middleware.stages import StageTiming
 from middleware.task_protection import TaskProtection
 
@@ -51,9 +55,11 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
 
 def build_broker(settings: Settings, services: Services) -> dramatiq.Broker:
     """The broker with envelope decoding, correlation, result publishing and capped retries, and the
-    operational middleware: Sentry scope, stage timing, metrics, ECS task protection and liveness.
+    operational middleware: Sentry scope, stage timing, metrics, ECS task protection, liveness, the
+    worker's own concurrency and its shutdown budget.
 
-    Correlation comes first so that every other middleware (and Sentry's) sees the context.
+    The shutdown budget comes first, so that its deadline starts before any other middleware's
+    shutdown work; correlation comes next so that every other middleware (and Sentry's) sees the context.
     """
     broker = make_broker(settings)
     broker.middleware[:] = [
@@ -79,8 +85,18 @@ def build_broker(settings: Settings, services: Services) -> dramatiq.Broker:
             TaskProtection(settings.ecs_agent_uri, expires_minutes=settings.ecs_protection_minutes)
         )
     broker.add_middleware(Liveness(settings.health_file))
+    broker.add_middleware(Concurrency(settings.worker_threads))
+    broker.middleware.insert(0, ShutdownBudget(settings.worker_shutdown_seconds, release=releaser(broker)))
     dramatiq.set_encoder(decoding.encoder)
     return broker
+
+
+def releaser(broker: dramatiq.Broker) -> Callable[[], int] | None:
+    """What releases the broker's unfinished messages at once: the SQS broker can (visibility 0); the
+    Redis broker's are requeued by its own maintenance, after its heartbeat timeout."""
+    from brokers.sqs import EnvelopeSQSBroker
+
+    return broker.release_unfinished if isinstance(broker, EnvelopeSQSBroker) else None
 
 
 def install_sentry_scope(broker: dramatiq.Broker) -> None:
