@@ -42,6 +42,9 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
             request_queue_url=settings.sqs_request_queue_url,
             dead_letter_queue_url=settings.sqs_dead_letter_queue_url,
             visibility_timeout=settings.sqs_visibility_timeout,
+            # A consumer that stops receives the answer to its last long poll (and releases what it
+            # brought) well before the shutdown deadline.
+            wait_time_seconds=max(1, int(settings.worker_shutdown_seconds / 2)),  # at most 20 (SQS)
             region_name=settings.aws_region,
             endpoint_url=settings.aws_endpoint_url,
             config=CLIENT_CONFIG,

@@ -64,7 +64,8 @@ def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[
     """``dramatiq actors``, exactly as production runs it, in a subprocess; stopped (SIGTERM) at the end.
 
     The worker's threads and shutdown budget come from the environment (``WORKER_THREADS``,
-    ``WORKER_SHUTDOWN_SECONDS``: 5 s here unless ``env`` says otherwise).
+    ``WORKER_SHUTDOWN_SECONDS``: 5 s here unless ``env`` says otherwise). It leads its own process
+    group: ``os.killpg(process.pid, signal.SIGKILL)`` kills it with its worker processes.
     """
     command = [str(Path(sys.executable).parent / "dramatiq"), "actors"]
     full_env = {
@@ -76,7 +77,9 @@ def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[
         **env,
     }
     with log.open("wb") as output:
-        process = subprocess.Popen(command, env=full_env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, env=full_env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             yield process
         finally:
