@@ -29,6 +29,7 @@ import pytest
 
 from cli.local import create_queues
 from core.settings import Settings
+from middleware.shutdown import ShutdownBudget
 
 from helpers import FIXTURES, example
 from servers import AWS_ENV, REGION, aws_client, free_port, moto_server, wait_for
@@ -339,3 +340,17 @@ def test_a_task_longer_than_the_visibility_timeout_keeps_its_message(
         assert request_counts(endpoint, queues) == (0, 0)
     finally:
         worker.stop()
+
+
+def test_the_deadline_releases_flushes_and_exits_while_a_clean_shutdown_cancels_it() -> None:
+    released, exits = [], []
+    late = ShutdownBudget(0.2, release=lambda: released.append(1) or 1, exit=exits.append)
+    late.before_worker_shutdown(None, None)  # type: ignore[arg-type]
+    wait_for(lambda: exits, 5, interval=0.05)
+    assert (released, exits) == ([1], [0])
+
+    in_time = ShutdownBudget(0.5, release=lambda: released.append(2) or 1, exit=exits.append)
+    in_time.before_worker_shutdown(None, None)  # type: ignore[arg-type]
+    in_time.after_worker_shutdown(None, None)  # type: ignore[arg-type]
+    time.sleep(1)
+    assert (released, exits) == ([1], [0])

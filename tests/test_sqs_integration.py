@@ -29,6 +29,7 @@ from brokers.acks import Acknowledger
 from brokers.sqs import EnvelopeSQSBroker, decode_body
 from cli.local import create_queues
 from core.settings import Settings
+from middleware.concurrency import Concurrency
 from middleware.envelope import REJECT_ACTOR, message_id_for
 
 from helpers import EXAMPLES, example
@@ -299,3 +300,22 @@ def test_no_task_is_answered_twice_after_sigkill(aws: dict[str, Any], tmp_path: 
             answers.setdefault(body["taskId"], []).append(body)
     assert set(answers) == task_ids
     assert all(len(items) == 1 and items[0]["payload"]["status"] == "COMPLETED" for items in answers.values())
+
+
+def test_the_worker_runs_worker_threads_whatever_dramatiq_was_told(aws: dict[str, Any]) -> None:
+    """``WORKER_THREADS`` (here 2) wins over the thread count Dramatiq's CLI passes (8 by default), and
+    the consumer prefetches no more messages than there are threads."""
+    queue = aws["sqs"].create_queue(QueueName="it-concurrency")["QueueUrl"]
+    broker = EnvelopeSQSBroker(
+        request_queue_url=queue, endpoint_url=aws["endpoint"], region_name=REGION, wait_time_seconds=1
+    )
+    broker.add_middleware(Concurrency(2))
+    broker.declare_queue("default")
+    worker = dramatiq.Worker(broker, worker_threads=8)
+    worker.start()
+    try:
+        assert len(worker.workers) == 2
+        (consumer,) = worker.consumers.values()
+        assert consumer.prefetch == 2
+    finally:
+        worker.stop(timeout=5000)
