@@ -63,6 +63,8 @@ def build_broker(settings: Settings, services: Services) -> dramatiq.Broker:
 
     The shutdown budget comes first, so that its deadline starts before any other middleware's
     shutdown work; correlation comes next so that every other middleware (and Sentry's) sees the context.
+    The stub broker (tests, the demo) runs workers its callers size and stop themselves: no
+    concurrency or shutdown budget there.
     """
     broker = make_broker(settings)
     broker.middleware[:] = [
@@ -88,8 +90,10 @@ def build_broker(settings: Settings, services: Services) -> dramatiq.Broker:
             TaskProtection(settings.ecs_agent_uri, expires_minutes=settings.ecs_protection_minutes)
         )
     broker.add_middleware(Liveness(settings.health_file))
-    broker.add_middleware(Concurrency(settings.worker_threads))
-    broker.middleware.insert(0, ShutdownBudget(settings.worker_shutdown_seconds, release=releaser(broker)))
+    if settings.broker != "stub":  # the worker process (`dramatiq actors`), not tests and the demo
+        broker.add_middleware(Concurrency(settings.worker_threads))
+        budget = ShutdownBudget(settings.worker_shutdown_seconds, release=releaser(broker))
+        broker.middleware.insert(0, budget)
     dramatiq.set_encoder(decoding.encoder)
     return broker
 
@@ -107,6 +111,8 @@ def install_sentry_scope(broker: dramatiq.Broker) -> None:
     if not sentry_sdk.get_client().is_active():
         return
     if not any(isinstance(m, SentryMiddleware) for m in broker.middleware):
-        broker.middleware.insert(1, SentryMiddleware())  # a broker built before sentry_sdk.init
+        # A broker built before sentry_sdk.init: right after the correlation, which it must see.
+        correlation = next(i for i, m in enumerate(broker.middleware) if isinstance(m, Correlation))
+        broker.middleware.insert(correlation + 1, SentryMiddleware())
     position = next(i for i, m in enumerate(broker.middleware) if isinstance(m, SentryMiddleware))
     broker.middleware.insert(position + 1, SentryScope())

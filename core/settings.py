@@ -16,8 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: ECS's stop window on Fargate: SIGKILL follows SIGTERM after ``stopTimeout`` (at most 120 s).
 ECS_STOP_WINDOW_SECONDS = 120
-#: What the worker needs after its shutdown deadline (release, protection off, flushes) and before
-#: Dramatiq starts stopping (up to 1 s): the budget stays this far inside the stop window.
+#: What the worker needs besides its budget: before Dramatiq starts stopping (a second or more while a
+#: task thread holds the GIL) and after the deadline (release at most 5 s, Sentry flush at most 2 s).
+#: The budget stays this far inside the stop window.
 SHUTDOWN_MARGIN_SECONDS = 10
 
 

@@ -27,6 +27,8 @@ from dramatiq.middleware import Middleware
 
 logger = structlog.get_logger(__name__)
 
+#: Seconds the release at the deadline may take (SQS calls retry for longer on a bad network).
+RELEASE_SECONDS = 5.0
 #: Seconds Sentry may take to send what it holds, at the deadline and after a clean shutdown.
 SENTRY_FLUSH_SECONDS = 2.0
 
@@ -77,21 +79,28 @@ class ShutdownBudget(Middleware):
         """Everything finished in time: cancel the deadline, flush logs and Sentry."""
         if self.timer is not None:
             self.timer.cancel()
+            self.timer = None
         logger.info("worker.shutdown_complete")
         flush_outputs()
 
     def expire(self) -> None:
-        """The deadline: release the unfinished work, flush, exit."""
-        released = 0
+        """The deadline: release the unfinished work (for at most ``RELEASE_SECONDS``), flush, exit."""
+        logger.warning("worker.shutdown_deadline", budget_seconds=self.seconds)
+        outcome: list[int] = []
+        if self.release is not None:
+            releasing = threading.Thread(target=self.release_into, args=(outcome,), daemon=True)
+            releasing.start()
+            releasing.join(RELEASE_SECONDS)
+        logger.warning("worker.shutdown_exit", released=outcome[0] if outcome else 0)
         try:
-            logger.warning("worker.shutdown_deadline", budget_seconds=self.seconds)
-            if self.release is not None:
-                released = self.release()
+            flush_outputs()
+        finally:
+            self.exit(0)
+
+    def release_into(self, outcome: list[int]) -> None:
+        """Run ``release`` and append its count to ``outcome``; a failure is logged."""
+        assert self.release is not None
+        try:
+            outcome.append(self.release())
         except Exception:
             logger.exception("worker.shutdown_release_failed")
-        finally:
-            logger.warning("worker.shutdown_exit", released=released)
-            try:
-                flush_outputs()
-            finally:
-                self.exit(0)
