@@ -20,7 +20,7 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 
 # The dependencies alone, from pyproject.toml: this layer is rebuilt only when they change,
 # not on every source edit.
-WORKDIR /src
+WORKDIR /build
 COPY pyproject.toml README.md ./
 RUN --mount=type=cache,target=/root/.cache/pip \
     python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \

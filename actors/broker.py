@@ -22,6 +22,7 @@ from middleware.sentry_scope import SentryScope
 from middleware.shutdown import ShutdownBudget
 from middleware.stages import StageTiming
 from middleware.task_protection import TaskProtection
+from middleware.warmup import Warmup
 
 #: The queue every actor consumes (the backend's request queue in production).
 QUEUE = "default"
@@ -59,12 +60,12 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
 def build_broker(settings: Settings, services: Services) -> dramatiq.Broker:
     """The broker with envelope decoding, correlation, result publishing and capped retries, and the
     operational middleware: Sentry scope, stage timing, metrics, ECS task protection, liveness, the
-    worker's own concurrency and its shutdown budget.
+    worker's own concurrency, models loaded at boot and its shutdown budget.
 
     The shutdown budget comes first, so that its deadline starts before any other middleware's
     shutdown work; correlation comes next so that every other middleware (and Sentry's) sees the context.
-    The stub broker (tests, the demo) runs workers its callers size and stop themselves: no
-    concurrency or shutdown budget there.
+    The stub broker (tests, the demo) runs workers its callers size, warm and stop themselves: no
+    concurrency, warm-up or shutdown budget there.
     """
     broker = make_broker(settings)
     broker.middleware[:] = [
@@ -92,6 +93,7 @@ def build_broker(settings: Settings, services: Services) -> dramatiq.Broker:
     broker.add_middleware(Liveness(settings.health_file))
     if settings.broker != "stub":  # the worker process (`dramatiq actors`), not tests and the demo
         broker.add_middleware(Concurrency(settings.worker_threads))
+        broker.add_middleware(Warmup(services))
         budget = ShutdownBudget(settings.worker_shutdown_seconds, release=releaser(broker))
         broker.middleware.insert(0, budget)
     dramatiq.set_encoder(decoding.encoder)

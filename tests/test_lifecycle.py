@@ -40,7 +40,7 @@ BUDGET = 8
 BUCKET = "lifecycle-payloads"
 #: Conversations in the synthetic histories: a graph generation of ``SHORT`` outlasts the budget by
 #: far, one of ``LONG`` outlasts the visibility timeout.
-SHORT = 3000
+SHORT = 2000
 LONG = 4000
 
 
