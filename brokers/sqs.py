@@ -11,7 +11,8 @@ What differs from plain dramatiq-sqs, and why (DESIGN.md decision 1):
   else the one named by the queue's redrive policy. A request that was understood but could not be
   served (a ``PermanentError``, already answered ``FAILED``) is deleted instead, as the contract says.
 - Delays are capped at SQS's 15 minutes instead of raising (which would drop the task).
-- The visibility timeout is short (default 120 s) and long polling really waits (20 s).
+- The visibility timeout is short (default 120 s) and long polling really waits (20 s, or less when
+  the worker's shutdown budget is short: a stopping consumer's last poll ends well before it).
 - Acknowledgements are deleted at once by a background thread (``acks.py``), batched when several
   are ready, never behind a long poll: a finished task's message leaves within a second.
 - Held messages stay invisible through a heartbeat (``visibility.py``), for at most their actor's time
@@ -156,7 +157,7 @@ class EnvelopeSQSConsumer(SQSConsumer):
 
     def close(self) -> None:
         """Delete what was acknowledged and release what was prefetched; after a drain, also release
-        what is still being processed (it cannot finish) and stop the heartbeat."""
+        what is still being processed (it cannot finish) and stop the heartbeat and the acknowledger."""
         try:
             self.acknowledger.flush()
         finally:
