@@ -20,14 +20,15 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 
 # The dependencies alone, from pyproject.toml: this layer is rebuilt only when they change,
 # not on every source edit.
-WORKDIR /src
+WORKDIR /build
 COPY pyproject.toml README.md ./
 RUN --mount=type=cache,target=/root/.cache/pip \
     python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt
 
-COPY src ./src
+# The top-level packages (actors/, middleware/, core/, ...): .dockerignore admits nothing else.
+COPY . ./
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install . \
     && python -c "import torch; assert not torch.cuda.is_available() and '+cpu' in torch.__version__, torch.__version__"
@@ -59,5 +60,7 @@ USER 10001:10001
 # Liveness of the worker process (ECS runs the same command: see the task definition).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 CMD ["ai-worker", "health"]
 
-# --worker-shutdown-timeout is in milliseconds: 100 s, inside ECS's stopTimeout of 120 s.
-CMD ["dramatiq", "actors", "--processes", "1", "--threads", "2", "--worker-shutdown-timeout", "100000"]
+# The worker, exactly as everywhere else. `actors` is imported from the virtualenv (nothing in /app
+# shadows it); threads and the shutdown budget (inside ECS's stopTimeout of 120 s) come from
+# WORKER_THREADS and WORKER_SHUTDOWN_SECONDS, whatever Dramatiq's own flags would say.
+CMD ["dramatiq", "actors"]

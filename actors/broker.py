@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import dramatiq
 import sentry_sdk
 from dramatiq.brokers.stub import StubBroker
@@ -10,14 +12,17 @@ from sentry_sdk.integrations.dramatiq import SentryMiddleware
 
 from core.services import Services
 from core.settings import Settings
+from middleware.concurrency import Concurrency
 from middleware.correlation import Correlation
 from middleware.envelope import EnvelopeDecoding
 from middleware.liveness import Liveness
 from middleware.metrics import TaskMetrics
 from middleware.results import ResultPublisher
 from middleware.sentry_scope import SentryScope
+from middleware.shutdown import ShutdownBudget
 from middleware.stages import StageTiming
 from middleware.task_protection import TaskProtection
+from middleware.warmup import Warmup
 
 #: The queue every actor consumes (the backend's request queue in production).
 QUEUE = "default"
@@ -38,6 +43,9 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
             request_queue_url=settings.sqs_request_queue_url,
             dead_letter_queue_url=settings.sqs_dead_letter_queue_url,
             visibility_timeout=settings.sqs_visibility_timeout,
+            # A consumer that stops receives the answer to its last long poll (and releases what it
+            # brought) well before the shutdown deadline.
+            wait_time_seconds=max(1, int(settings.worker_shutdown_seconds / 2)),  # at most 20 (SQS)
             region_name=settings.aws_region,
             endpoint_url=settings.aws_endpoint_url,
             config=CLIENT_CONFIG,
@@ -51,9 +59,13 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
 
 def build_broker(settings: Settings, services: Services) -> dramatiq.Broker:
     """The broker with envelope decoding, correlation, result publishing and capped retries, and the
-    operational middleware: Sentry scope, stage timing, metrics, ECS task protection and liveness.
+    operational middleware: Sentry scope, stage timing, metrics, ECS task protection, liveness, the
+    worker's own concurrency, models loaded at boot and its shutdown budget.
 
-    Correlation comes first so that every other middleware (and Sentry's) sees the context.
+    The shutdown budget comes first, so that its deadline starts before any other middleware's
+    shutdown work; correlation comes next so that every other middleware (and Sentry's) sees the context.
+    The stub broker (tests, the demo) runs workers its callers size, warm and stop themselves: no
+    concurrency, warm-up or shutdown budget there.
     """
     broker = make_broker(settings)
     broker.middleware[:] = [
@@ -80,6 +92,11 @@ def build_broker(settings: Settings, services: Services) -> dramatiq.Broker:
             TaskProtection(settings.ecs_agent_uri, expires_minutes=settings.ecs_protection_minutes)
         )
     broker.add_middleware(Liveness(settings.health_file))
+    if settings.broker != "stub":  # the worker process (`dramatiq actors`), not tests and the demo
+        broker.add_middleware(Concurrency(settings.worker_threads))
+        broker.add_middleware(Warmup(services))
+        budget = ShutdownBudget(settings.worker_shutdown_seconds, release=releaser(broker))
+        broker.middleware.insert(0, budget)
     dramatiq.set_encoder(decoding.encoder)
     return broker
 
@@ -103,11 +120,21 @@ def retries_left() -> int:
     return max(0, int(limit or 0) - int(message.options.get("retries", 0)))
 
 
+def releaser(broker: dramatiq.Broker) -> Callable[[], int] | None:
+    """What releases the broker's unfinished messages at once: the SQS broker can (visibility 0); the
+    Redis broker's are requeued by its own maintenance, after its heartbeat timeout."""
+    from brokers.sqs import EnvelopeSQSBroker
+
+    return broker.release_unfinished if isinstance(broker, EnvelopeSQSBroker) else None
+
+
 def install_sentry_scope(broker: dramatiq.Broker) -> None:
     """With Sentry initialised: ``SentryScope`` right after the integration's middleware."""
     if not sentry_sdk.get_client().is_active():
         return
     if not any(isinstance(m, SentryMiddleware) for m in broker.middleware):
-        broker.middleware.insert(1, SentryMiddleware())  # a broker built before sentry_sdk.init
+        # A broker built before sentry_sdk.init: right after the correlation, which it must see.
+        correlation = next(i for i, m in enumerate(broker.middleware) if isinstance(m, Correlation))
+        broker.middleware.insert(correlation + 1, SentryMiddleware())
     position = next(i for i, m in enumerate(broker.middleware) if isinstance(m, SentryMiddleware))
     broker.middleware.insert(position + 1, SentryScope())

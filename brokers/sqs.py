@@ -11,13 +11,16 @@ What differs from plain dramatiq-sqs, and why (DESIGN.md decision 1):
   else the one named by the queue's redrive policy. A request that was understood but could not be
   served (a ``PermanentError``, already answered ``FAILED``) is deleted instead, as the contract says.
 - Delays are capped at SQS's 15 minutes instead of raising (which would drop the task).
-- The visibility timeout is short (default 120 s) and long polling really waits (20 s).
-- Acknowledgements are deleted in batches of up to 10 before the next receive.
+- The visibility timeout is short (default 120 s) and long polling really waits (20 s, or less when
+  the worker's shutdown budget is short: a stopping consumer's last poll ends well before it).
+- Acknowledgements are deleted at once by a background thread (``acks.py``), batched when several
+  are ready, never behind a long poll: a finished task's message leaves within a second.
 - Held messages stay invisible through a heartbeat (``visibility.py``), for at most their actor's time
   limit plus one visibility timeout (DESIGN.md decision 4).
 - On worker shutdown the consumers stop receiving and release their prefetched messages at once; what
-  is still processing when the worker's shutdown timeout runs out is released when the consumer closes
-  (visibility 0), so another worker takes it at once (DESIGN.md decision 5).
+  is still processing when the worker's shutdown budget runs out is released (visibility 0) by
+  ``release_unfinished`` (``middleware/shutdown.py`` calls it at the deadline) or when the consumer
+  closes, so another worker takes it at once (DESIGN.md decision 5).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from dramatiq_sqs.broker import (
     _SQSMessage,
 )
 
+from brokers.acks import Acknowledger
 from brokers.visibility import Held, VisibilityHeartbeat
 from core.errors import InvalidJSON
 from middleware.envelope import MAX_BODY_BYTES, EnvelopeEncoder
@@ -50,8 +54,6 @@ from middleware.results import FAILURE_OPTION, Failure
 
 #: Default seconds a received message stays invisible (a heartbeat extends it for long tasks).
 DEFAULT_VISIBILITY_TIMEOUT = 120
-#: Deletes per DeleteMessageBatch call (the API's maximum).
-ACK_BATCH = 10
 #: Seconds between polls of a draining consumer (it no longer receives).
 DRAIN_POLL_SECONDS = 0.5
 
@@ -86,18 +88,22 @@ def _message(fields: dict[str, Any]) -> dramatiq.Message[Any]:
 
 
 class EnvelopeSQSConsumer(SQSConsumer):
-    """Consumes the request queue: decodes every body, batches deletes, dead-letters at once.
+    """Consumes the request queue: decodes every body, deletes acknowledged messages at once,
+    dead-letters at once.
 
     Every message it holds (prefetched or being processed) is kept invisible by the broker's
-    ``VisibilityHeartbeat``. ``drain`` (worker shutdown) stops receiving and releases the prefetched
-    messages at once; ``close`` after a drain releases whatever is still held, so another worker takes
-    it immediately instead of after the visibility timeout.
+    ``VisibilityHeartbeat``; acknowledged ones are deleted by the broker's ``Acknowledger``. ``drain``
+    (worker shutdown) stops receiving and releases the prefetched messages at once; ``close`` after a
+    drain releases whatever is still held, so another worker takes it immediately instead of after the
+    visibility timeout.
     """
 
-    def __init__(self, *args: Any, heartbeat: VisibilityHeartbeat, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, heartbeat: VisibilityHeartbeat, acknowledger: Acknowledger, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.pending_acks: list[_SQSMessage] = []
         self.heartbeat = heartbeat
+        self.acknowledger = acknowledger
         self.limit_for: Callable[[dramatiq.Message[Any]], float] = lambda message: float(
             heartbeat.visibility_timeout
         )
@@ -107,12 +113,10 @@ class EnvelopeSQSConsumer(SQSConsumer):
         self.last_poll = time.monotonic()
 
     def ack(self, message: _SQSMessage) -> None:
-        """Delete the message with the next batch (before the next receive)."""
+        """Delete the message at once (with whatever other acknowledgements are ready)."""
         self.heartbeat.drop(message._sqs_message.receipt_handle)
-        self.pending_acks.append(message)
+        self.acknowledger.add(message._sqs_message.receipt_handle)
         self.message_refc -= 1
-        if len(self.pending_acks) >= ACK_BATCH:
-            self.flush_acks()
 
     def nack(self, message: _SQSMessage) -> None:
         """Dead-letter a rejected body or a task whose retries are spent; delete an answered bad request."""
@@ -121,7 +125,7 @@ class EnvelopeSQSConsumer(SQSConsumer):
         if understood or self.dead_letter_queue is None:
             if not understood:
                 self.logger.error("No dead-letter queue: deleting failed message %r.", message.message_id)
-            self.pending_acks.append(message)
+            self.acknowledger.add(message._sqs_message.receipt_handle)
         else:
             self.dead_letter_queue.send_message(MessageBody=message._sqs_message.body)
             message._sqs_message.delete()
@@ -130,21 +134,7 @@ class EnvelopeSQSConsumer(SQSConsumer):
     def requeue(self, messages: Iterable[_SQSMessage]) -> None:
         """Make ``messages`` visible again at once."""
         held = [h for m in messages if (h := self.heartbeat.drop(m._sqs_message.receipt_handle))]
-        self.message_refc -= self.heartbeat.change(held, 0)
-
-    def flush_acks(self) -> None:
-        """Delete acknowledged messages, up to 10 per call."""
-        pending, self.pending_acks = self.pending_acks, []
-        for start in range(0, len(pending), ACK_BATCH):
-            batch = pending[start : start + ACK_BATCH]
-            response = self.queue.delete_messages(
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m._sqs_message.receipt_handle}
-                    for i, m in enumerate(batch)
-                ]
-            )
-            for failure in response.get("Failed", []):
-                self.logger.warning("Delete failed for a message: %s", failure.get("Code"))
+        self.message_refc -= self.heartbeat.release(held)
 
     def drain(self) -> None:
         """Stop receiving and release the prefetched messages (the worker is shutting down)."""
@@ -162,28 +152,26 @@ class EnvelopeSQSConsumer(SQSConsumer):
 
     def close(self) -> None:
         """Delete what was acknowledged and release what was prefetched; after a drain, also release
-        what is still being processed (it cannot finish) and stop the heartbeat."""
+        what is still being processed (it cannot finish) and stop the heartbeat and the acknowledger."""
         try:
-            self.flush_acks()
+            self.acknowledger.flush()
         finally:
             # A receive still in flight may bring messages in: wait for it (at most one long poll).
             acquired = self.receiving.acquire(timeout=self.wait_time_seconds + 5)
             try:
                 self.release_prefetched()
                 if self.draining:
-                    unfinished = self.heartbeat.holding()
-                    if unfinished:
-                        released = self.heartbeat.release(unfinished)
+                    released = self.heartbeat.release(self.heartbeat.holding())
+                    if released:
                         self.logger.warning("Released %d unfinished message(s).", released)
                     self.heartbeat.stop()
+                    self.acknowledger.stop()
             finally:
                 if acquired:
                     self.receiving.release()
 
     def __next__(self) -> dramatiq.Message[Any] | None:
         self.last_poll = time.monotonic()
-        if self.pending_acks:
-            self.flush_acks()
         if self.draining:
             time.sleep(DRAIN_POLL_SECONDS)
             return None
@@ -249,12 +237,13 @@ class EnvelopeSQSBroker(SQSBroker):
         self.wait_time_seconds = min(wait_time_seconds, MAX_WAIT_TIME_SECONDS)
         self._dead_letter_queue: Any = None
         self._heartbeat: VisibilityHeartbeat | None = None
-        self._heartbeat_lock = threading.Lock()
+        self._acknowledger: Acknowledger | None = None
+        self._threads_lock = threading.Lock()
 
     @property
     def heartbeat(self) -> VisibilityHeartbeat:
         """The visibility heartbeat of the request queue, started on first use."""
-        with self._heartbeat_lock:
+        with self._threads_lock:
             if self._heartbeat is None or self._heartbeat.stopped.is_set():
                 self._heartbeat = VisibilityHeartbeat(
                     self.sqs.meta.client,
@@ -263,6 +252,30 @@ class EnvelopeSQSBroker(SQSBroker):
                 )
                 self._heartbeat.start()
             return self._heartbeat
+
+    @property
+    def acknowledger(self) -> Acknowledger:
+        """The request queue's deleter of acknowledged messages, started on first use."""
+        with self._threads_lock:
+            if self._acknowledger is None or self._acknowledger.stopped.is_set():
+                self._acknowledger = Acknowledger(self.sqs.meta.client, self.request_queue.url)
+                self._acknowledger.start()
+            return self._acknowledger
+
+    def release_unfinished(self) -> int:
+        """Delete what was acknowledged, then make every message still held visible at once
+        (visibility 0) and stop extending: the worker is about to exit. The count released."""
+        with self._threads_lock:
+            acknowledger, heartbeat = self._acknowledger, self._heartbeat
+        if acknowledger is not None:
+            acknowledger.stop()
+        if heartbeat is None:
+            return 0
+        heartbeat.stop()
+        released = heartbeat.release(heartbeat.holding())
+        if released:
+            self.logger.warning("Released %d unfinished message(s).", released)
+        return released
 
     def hold_limit(self, message: dramatiq.Message[Any]) -> float:
         """Seconds a message may be held: its actor's time limit plus one visibility timeout."""
@@ -333,6 +346,7 @@ class EnvelopeSQSBroker(SQSBroker):
             dead_letter_queue=self.dead_letter_target(),
             visibility_timeout=self.visibility_timeout,
             heartbeat=self.heartbeat,
+            acknowledger=self.acknowledger,
         )
         consumer.limit_for = self.hold_limit
         return consumer

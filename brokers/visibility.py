@@ -66,6 +66,8 @@ class VisibilityHeartbeat(threading.Thread):
         self.clock = clock
         self.held: dict[str, Held] = {}
         self.lock = threading.Lock()
+        #: A release never races an extension: one visibility round at a time.
+        self.changing = threading.Lock()
         self.stopped = threading.Event()
 
     def hold(self, held: Held) -> None:
@@ -100,24 +102,26 @@ class VisibilityHeartbeat(threading.Thread):
 
     def beat(self) -> None:
         """Extend every held message that is within its bound; forget the others."""
-        now = self.clock()
-        extend: list[Held] = []
-        for held in self.holding():
-            if held.expired(now):
-                self.logger.warning(
-                    "Message %r held longer than %d s: no longer extended.", held.message_id, held.limit
-                )
-                self.drop(held.receipt_handle)
-            else:
-                extend.append(held)
-        self.change(extend, self.visibility_timeout)
+        with self.changing:
+            now = self.clock()
+            extend: list[Held] = []
+            for held in self.holding():
+                if held.expired(now):
+                    self.logger.warning(
+                        "Message %r held longer than %d s: no longer extended.", held.message_id, held.limit
+                    )
+                    self.drop(held.receipt_handle)
+                else:
+                    extend.append(held)
+            self.change(extend, self.visibility_timeout)
 
     def release(self, messages: Iterable[Held]) -> int:
         """Make ``messages`` visible at once (visibility 0) and stop extending them; the count released."""
         batch = list(messages)
-        for held in batch:
-            self.drop(held.receipt_handle)
-        return self.change(batch, 0)
+        with self.changing:
+            for held in batch:
+                self.drop(held.receipt_handle)
+            return self.change(batch, 0)
 
     def change(self, messages: list[Held], timeout: int) -> int:
         """Set the visibility of ``messages`` to ``timeout`` seconds; the count changed."""

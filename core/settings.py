@@ -14,6 +14,13 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: ECS's stop window on Fargate: SIGKILL follows SIGTERM after ``stopTimeout`` (at most 120 s).
+ECS_STOP_WINDOW_SECONDS = 120
+#: What the worker needs besides its budget: before Dramatiq starts stopping (a second or more while a
+#: task thread holds the GIL) and after the deadline (release at most 5 s, Sentry flush at most 2 s).
+#: The budget stays this far inside the stop window.
+SHUTDOWN_MARGIN_SECONDS = 10
+
 
 class ConfigurationError(SystemExit):
     """A bad environment value; stops the process with a message naming the variable."""
@@ -59,6 +66,10 @@ class Settings(BaseSettings):
     sentry_traces_sample_rate: float = Field(0.1, ge=0.0, le=1.0, alias="SENTRY_TRACES_SAMPLE_RATE")
     metrics: bool = Field(True, alias="METRICS")
     health_file: Path = Field(Path("/tmp/ai-worker.alive"), alias="HEALTH_FILE")
+    worker_threads: int = Field(1, ge=1, le=16, alias="WORKER_THREADS")
+    worker_shutdown_seconds: float = Field(
+        100, gt=0, le=ECS_STOP_WINDOW_SECONDS - SHUTDOWN_MARGIN_SECONDS, alias="WORKER_SHUTDOWN_SECONDS"
+    )
     ecs_agent_uri: str | None = Field(None, alias="ECS_AGENT_URI")
     ecs_protection_minutes: int = Field(120, ge=1, le=2880, alias="ECS_PROTECTION_MINUTES")
     log_format: Literal["json", "console"] = Field("json", alias="LOG_FORMAT")

@@ -2,8 +2,9 @@
 
 ECS may stop a task of a scaling-in service at any time; a protected task is left alone. The worker
 asks for protection (``PUT $ECS_AGENT_URI/task-protection/v1/state``) when it starts processing while
-idle, and gives it up when it becomes idle again and when it shuts down. A failing endpoint is
-logged, never fatal: the worker works on without protection.
+idle, and gives it up when it becomes idle again and as soon as it starts shutting down (never to ask
+again: the task is stopping, and a message still running is released by the shutdown budget). A
+failing endpoint is logged, never fatal: the worker works on without protection.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class TaskProtection(MessageEnd):
         self.timeout = timeout
         self.busy = 0
         self.protected_since: float | None = None
+        self.stopping = False
         self.lock = threading.Lock()
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
@@ -47,6 +49,8 @@ class TaskProtection(MessageEnd):
         with self.lock:
             self.busy += 1
             since = self.protected_since
+            if self.stopping:
+                return
             if since is None or time.monotonic() - since > self.expires_minutes * 30:
                 self.protect(True)
 
@@ -68,6 +72,7 @@ class TaskProtection(MessageEnd):
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         """Give protection up: the task is stopping anyway, let ECS replace it at once."""
         with self.lock:
+            self.stopping = True
             self.protect(False)
 
     def protect(self, enabled: bool) -> bool:

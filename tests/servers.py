@@ -60,21 +60,26 @@ def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.5
 
 
 @contextmanager
-def worker_process(env: dict[str, str], log: Path, threads: int = 2) -> Iterator[subprocess.Popen[bytes]]:
-    """``dramatiq actors`` as production runs it, in a subprocess; stopped (SIGTERM) at the end."""
-    command = [
-        str(Path(sys.executable).parent / "dramatiq"),
-        "actors",
-        "--processes",
-        "1",
-        "--threads",
-        str(threads),
-        "--worker-shutdown-timeout",
-        "5000",
-    ]
-    full_env = {**os.environ, **AWS_ENV, "HF_HUB_OFFLINE": "1", "LOG_FORMAT": "json", **env}
+def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``dramatiq actors``, exactly as production runs it, in a subprocess; stopped (SIGTERM) at the end.
+
+    The worker's threads and shutdown budget come from the environment (``WORKER_THREADS``,
+    ``WORKER_SHUTDOWN_SECONDS``: 5 s here unless ``env`` says otherwise). It leads its own process
+    group: ``os.killpg(process.pid, signal.SIGKILL)`` kills it with its worker processes.
+    """
+    command = [str(Path(sys.executable).parent / "dramatiq"), "actors"]
+    full_env = {
+        **os.environ,
+        **AWS_ENV,
+        "HF_HUB_OFFLINE": "1",
+        "LOG_FORMAT": "json",
+        "WORKER_SHUTDOWN_SECONDS": "5",
+        **env,
+    }
     with log.open("wb") as output:
-        process = subprocess.Popen(command, env=full_env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, env=full_env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             yield process
         finally:

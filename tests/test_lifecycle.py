@@ -1,17 +1,19 @@
-"""The worker's lifecycle on ECS Fargate, against a real SQS wire-protocol server (moto).
+"""The worker's lifecycle on ECS Fargate, against a real SQS + S3 wire-protocol server (moto).
 
-``dramatiq actors slow_actors`` runs in subprocesses as production runs it; the test-only
-``slow_actors`` module adds an actor that works for as long as the test says. Checked: a long task
-keeps its message (visibility heartbeat); SIGTERM stops the worker within its budget, releases the
-unfinished message at once and a second worker answers it exactly once; after SIGKILL the task comes
-back within the visibility timeout; ECS task protection follows the work; ``ai-worker health`` follows
-the consumer; the task metrics reach Dramatiq's exposition server.
+Plain ``dramatiq actors`` runs in subprocesses exactly as production runs it, on real graph
+generations of a synthetic history big enough to outlast what is being tested. Checked: SIGTERM stops
+the worker within its own budget (``WORKER_SHUTDOWN_SECONDS``, whatever Dramatiq's flags say), releases
+the unfinished message at once and a second worker answers it exactly once; SIGINT stops it within the
+budget too; after SIGKILL the task comes back within the visibility timeout; a task longer than the
+visibility timeout keeps its message (heartbeat); ECS task protection follows the work; ``ai-worker
+health`` follows the consumer; the task metrics reach Dramatiq's exposition server.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -27,18 +29,27 @@ import pytest
 
 from cli.local import create_queues
 from core.settings import Settings
+from middleware.shutdown import ShutdownBudget
 
+from helpers import FIXTURES, example
 from servers import AWS_ENV, REGION, aws_client, free_port, moto_server, wait_for
 
-TESTS = Path(__file__).resolve().parent
 VISIBILITY = 30
 #: The worker's shutdown budget in these tests (production: 100 s inside ECS's 120 s stopTimeout).
-BUDGET_MS = 3000
+BUDGET = 8
+BUCKET = "lifecycle-payloads"
+#: Conversations in the synthetic histories: a graph generation of ``SHORT`` outlasts the budget by
+#: far, one of ``LONG`` outlasts the visibility timeout.
+SHORT = 2000
+LONG = 4000
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
     with moto_server() as url:
+        aws_client("s3", url).create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
         yield url
 
 
@@ -91,23 +102,12 @@ def agent() -> Iterator[EcsAgent]:
 
 
 class Worker:
-    """``dramatiq actors slow_actors`` in its own process group, logging to a file."""
+    """Plain ``dramatiq actors`` in its own process group, logging to a file."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.log = log
-        command = [
-            str(Path(sys.executable).parent / "dramatiq"),
-            "actors",
-            "slow_actors",
-            "--processes",
-            "1",
-            "--threads",
-            "2",
-            "--worker-shutdown-timeout",
-            str(BUDGET_MS),
-        ]
-        python_path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
-        full_env = {**os.environ, **AWS_ENV, "PYTHONPATH": python_path, "PYTHONUNBUFFERED": "1", **env}
+        command = [str(Path(sys.executable).parent / "dramatiq"), "actors"]
+        full_env = {**os.environ, **AWS_ENV, "PYTHONUNBUFFERED": "1", **env}
         self.output = log.open("wb")
         self.process = subprocess.Popen(
             command, env=full_env, stdout=self.output, stderr=subprocess.STDOUT, start_new_session=True
@@ -126,6 +126,9 @@ class Worker:
     def events(self, name: str) -> list[dict[str, Any]]:
         return [line for line in self.lines() if line.get("event") == name]
 
+    def ready(self) -> bool:
+        return "Worker process is ready for action." in self.log.read_text(errors="replace")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
@@ -139,22 +142,61 @@ def worker_env(endpoint: str, queues: dict[str, str], tmp: Path, **extra: str) -
         **queues,
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_REGION": REGION,
+        "S3_PAYLOAD_BUCKET": BUCKET,
         "SQS_VISIBILITY_TIMEOUT": str(VISIBILITY),
+        "WORKER_SHUTDOWN_SECONDS": str(BUDGET),
         "BLOB_DIR": str(tmp / "blobs"),
         "CHROMA_PATH": str(tmp / "chroma"),
         "EMBEDDER": "lexical",
         "LOG_FORMAT": "json",
         "METRICS": "0",
         "HEALTH_FILE": str(tmp / "alive"),
+        "HF_HUB_OFFLINE": "1",
         **extra,
     }
 
 
-def send_slow_task(endpoint: str, queues: dict[str, str], task_id: str) -> None:
-    body = {"taskId": task_id, "taskType": "SLOW_TEST_REQUEST", "timestamp": "2025-01-01T00:00:00Z"}
-    body["payload"] = {"userId": "user-lc", "internalServiceToken": "secret"}
+def synthetic_history(size: int, seed: int = 0) -> list[dict[str, Any]]:
+    """``size`` conversations of 2-8 turns, each drawn from one labelled topic's messages (Korean,
+    English and mixed), with distinct titles and times."""
+    rng = random.Random(seed)
+    pools: dict[str, list[str]] = {}
+    for name in ("ko", "en", "mixed"):
+        fixture = json.loads((FIXTURES / "clustering" / f"{name}.json").read_text("utf-8"))
+        for conversation in fixture["conversations"]:
+            for message in conversation["messages"]:
+                pools.setdefault(f"{name}:{conversation['topic']}", []).append(message["content"])
+    topics = sorted(pools)
+    history = []
+    for index in range(size):
+        pool = pools[rng.choice(topics)]
+        turns = [rng.choice(pool) for _ in range(rng.randint(2, 8))]
+        history.append(
+            {
+                "conversationId": f"synthetic-{index:05d}",
+                "title": f"{turns[0][:40]} #{index}",
+                "create_time": 1_735_689_600 + rng.randint(0, 2 * 365 * 86400),
+                "messages": [
+                    {"role": "user" if i % 2 == 0 else "assistant", "content": text}
+                    for i, text in enumerate(turns)
+                ],
+            }
+        )
+    return history
+
+
+def send_graph_generation(endpoint: str, queues: dict[str, str], task_id: str, size: int) -> None:
+    """Upload a synthetic history of ``size`` conversations and send the backend's envelope for it."""
+    prefix = f"graph-generation/{task_id}/"
+    body = json.dumps(synthetic_history(size), ensure_ascii=False).encode()
+    aws_client("s3", endpoint).put_object(Bucket=BUCKET, Key=prefix + "input.json", Body=body)
+    envelope = example("request_graph_generation.json")
+    envelope["taskId"] = task_id
+    envelope["payload"].update(
+        {"userId": "user-lc", "s3Key": prefix, "bucket": BUCKET, "includeSummary": False}
+    )
     aws_client("sqs", endpoint).send_message(
-        QueueUrl=queues["SQS_REQUEST_QUEUE_URL"], MessageBody=json.dumps(body)
+        QueueUrl=queues["SQS_REQUEST_QUEUE_URL"], MessageBody=json.dumps(envelope)
     )
 
 
@@ -188,39 +230,48 @@ def health(tmp: Path) -> int:
     return subprocess.run(command, env=env, capture_output=True, timeout=10).returncode
 
 
-def test_sigterm_releases_the_unfinished_task_to_another_worker(
+def final_answers(endpoint: str, queues: dict[str, str], task_id: str) -> list[dict[str, Any]]:
+    """The answers (not progress) on the result queue for ``task_id``."""
+    return [
+        a
+        for a in answers(endpoint, queues)
+        if a["taskId"] == task_id and not a["taskType"].endswith("_PROGRESS")
+    ]
+
+
+def test_sigterm_stops_within_the_budget_and_another_worker_answers_once(
     endpoint: str, queues: dict[str, str], agent: EcsAgent, tmp_path: Path
 ) -> None:
-    first = Worker(
-        worker_env(endpoint, queues, tmp_path, SLOW_TEST_SECONDS="600", ECS_AGENT_URI=agent.uri),
-        tmp_path / "first.log",
-    )
+    task_id = "task_user-lc_TERM"
+    first = Worker(worker_env(endpoint, queues, tmp_path, ECS_AGENT_URI=agent.uri), tmp_path / "first.log")
     second = None
     try:
-        send_slow_task(endpoint, queues, "task_user-lc_TERM")
-        wait_for(lambda: first.events("slow.started"), 120)
+        send_graph_generation(endpoint, queues, task_id, SHORT)
+        wait_for(lambda: first.events("ingest.done"), 120)
         assert wait_for(lambda: health(tmp_path) == 0, 15)
         assert agent.calls and agent.calls[-1]["ProtectionEnabled"] is True
         assert agent.calls[-1]["path"] == "/v3/task-id/task-protection/v1/state"
 
         started = time.monotonic()
         first.process.send_signal(signal.SIGTERM)
-        assert first.process.wait(timeout=60) == 0
+        assert first.process.wait(timeout=BUDGET + 30) == 0
         shutdown = time.monotonic() - started
-        visible, in_flight = request_counts(endpoint, queues)
-        print(f"shutdown took {shutdown:.1f} s; request queue visible={visible} in flight={in_flight}")
-        assert (visible, in_flight) == (1, 0)  # released at once, not after the visibility timeout
-        assert shutdown < BUDGET_MS / 1000 + 25  # the budget, plus at most one long poll
+        visible = wait_for(lambda: request_counts(endpoint, queues) == (1, 0), 5, interval=0.2)
+        print(f"shutdown took {shutdown:.1f} s (budget {BUDGET} s); released message visible: {visible}")
+        assert shutdown < BUDGET + 10
+        assert first.events("worker.shutdown_deadline"), "the graph generation ended before the budget"
+        assert sum(e["released"] for e in first.events("worker.shutdown_exit")) == 1
+        assert not first.events("task.answered")
         assert agent.calls[-1]["ProtectionEnabled"] is False
         assert health(tmp_path) == 1
-        assert not first.events("task.answered")
 
-        second = Worker(worker_env(endpoint, queues, tmp_path), tmp_path / "second.log")
-        wait_for(lambda: second.events("task.answered"), 120)
+        second = Worker(worker_env(endpoint, queues, tmp_path / "b"), tmp_path / "second.log")
+        wait_for(lambda: second and second.events("task.answered"), 240)
         time.sleep(2)
-        answered = [a for a in answers(endpoint, queues) if a["taskId"] == "task_user-lc_TERM"]
-        assert len(answered) == 1 and answered[0]["payload"]["status"] == "COMPLETED"
-        assert len(second.events("slow.started")) == 1
+        (answer,) = final_answers(endpoint, queues, task_id)
+        assert answer["payload"]["status"] == "COMPLETED"
+        assert len(second.events("ingest.done")) == 1
+        assert request_counts(endpoint, queues) == (0, 0)
     finally:
         first.stop()
         if second is not None:
@@ -230,23 +281,20 @@ def test_sigterm_releases_the_unfinished_task_to_another_worker(
 def test_sigkill_brings_the_task_back_within_the_visibility_timeout(
     endpoint: str, queues: dict[str, str], tmp_path: Path
 ) -> None:
-    first = Worker(worker_env(endpoint, queues, tmp_path, SLOW_TEST_SECONDS="600"), tmp_path / "first.log")
+    first = Worker(worker_env(endpoint, queues, tmp_path), tmp_path / "first.log")
     second = None
     try:
-        send_slow_task(endpoint, queues, "task_user-lc_KILL")
-        wait_for(lambda: first.events("slow.started"), 120)
+        send_graph_generation(endpoint, queues, "task_user-lc_KILL", SHORT)
+        wait_for(lambda: first.events("ingest.done"), 120)
         second = Worker(worker_env(endpoint, queues, tmp_path / "b"), tmp_path / "second.log")
-        wait_for(lambda: second and second.events("Worker process is ready for action."), 120)
+        wait_for(lambda: second and second.ready(), 120)
         killed = time.monotonic()
         os.killpg(first.process.pid, signal.SIGKILL)
         first.process.wait()
-        wait_for(lambda: second and second.events("slow.started"), VISIBILITY + 30)
+        wait_for(lambda: second and second.events("ingest.done"), VISIBILITY + 30)
         back = time.monotonic() - killed
         print(f"task back {back:.1f} s after SIGKILL (visibility timeout {VISIBILITY} s)")
         assert back <= VISIBILITY + 22  # the visibility timeout, plus at most one long poll
-        wait_for(lambda: second and second.events("task.answered"), 60)
-        answered = [a for a in answers(endpoint, queues) if a["taskId"] == "task_user-lc_KILL"]
-        assert len(answered) == 1 and answered[0]["payload"]["status"] == "COMPLETED"
     finally:
         first.stop()
         if second is not None:
@@ -256,12 +304,12 @@ def test_sigkill_brings_the_task_back_within_the_visibility_timeout(
 def test_a_task_longer_than_the_visibility_timeout_keeps_its_message(
     endpoint: str, queues: dict[str, str], tmp_path: Path
 ) -> None:
+    task_id = "task_user-lc_LONG"
     port = free_port()
     env = worker_env(
         endpoint,
         queues,
         tmp_path,
-        SLOW_TEST_SECONDS=str(VISIBILITY + 20),
         METRICS="1",
         dramatiq_prom_host="127.0.0.1",
         dramatiq_prom_port=str(port),
@@ -269,19 +317,40 @@ def test_a_task_longer_than_the_visibility_timeout_keeps_its_message(
     )
     worker = Worker(env, tmp_path / "worker.log")
     try:
-        send_slow_task(endpoint, queues, "task_user-lc_LONG")
-        wait_for(lambda: worker.events("slow.started"), 120)
+        send_graph_generation(endpoint, queues, task_id, LONG)
+        wait_for(lambda: worker.events("ingest.done"), 120)
         time.sleep(VISIBILITY + 5)
         assert request_counts(endpoint, queues) == (0, 1)  # still held, past the visibility timeout
-        wait_for(lambda: worker.events("task.answered"), 60)
-        assert len(worker.events("slow.started")) == 1  # never redelivered while it ran
-        answered = [a for a in answers(endpoint, queues) if a["taskId"] == "task_user-lc_LONG"]
-        assert len(answered) == 1
+        wait_for(lambda: worker.events("task.answered"), 240)
+        assert len(worker.events("ingest.done")) == 1  # never redelivered while it ran
+        (answer,) = final_answers(endpoint, queues, task_id)
+        assert answer["payload"]["status"] == "COMPLETED"
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
         assert (
-            'ai_worker_answers_total{error_code="",status="COMPLETED",task_type="SLOW_TEST_REQUEST"} 1.0'
+            'ai_worker_answers_total{error_code="",status="COMPLETED",task_type="GRAPH_GENERATION_REQUEST"} 1.0'
             in metrics
         )
         assert "dramatiq_messages_total" in metrics
+
+        # Ctrl-C: SIGINT stops an idle worker within the budget too (its consumers sit in a long poll).
+        started = time.monotonic()
+        worker.process.send_signal(signal.SIGINT)
+        assert worker.process.wait(timeout=BUDGET + 30) == 0
+        assert time.monotonic() - started < BUDGET + 10
+        assert request_counts(endpoint, queues) == (0, 0)
     finally:
         worker.stop()
+
+
+def test_the_deadline_releases_flushes_and_exits_while_a_clean_shutdown_cancels_it() -> None:
+    released, exits = [], []
+    late = ShutdownBudget(0.2, release=lambda: released.append(1) or 1, exit=exits.append)
+    late.before_worker_shutdown(None, None)  # type: ignore[arg-type]
+    wait_for(lambda: exits, 5, interval=0.05)
+    assert (released, exits) == ([1], [0])
+
+    in_time = ShutdownBudget(0.5, release=lambda: released.append(2) or 1, exit=exits.append)
+    in_time.before_worker_shutdown(None, None)  # type: ignore[arg-type]
+    in_time.after_worker_shutdown(None, None)  # type: ignore[arg-type]
+    time.sleep(1)
+    assert (released, exits) == ([1], [0])

@@ -7,7 +7,13 @@ import sys
 
 import pytest
 
-from core.settings import ConfigurationError, Settings, load_settings
+from core.settings import (
+    ECS_STOP_WINDOW_SECONDS,
+    SHUTDOWN_MARGIN_SECONDS,
+    ConfigurationError,
+    Settings,
+    load_settings,
+)
 
 NAMES = {
     "BROKER", "REDIS_URL", "SQS_REQUEST_QUEUE_URL", "SQS_RESULT_QUEUE_URL", "SQS_DEAD_LETTER_QUEUE_URL", "AWS_REGION",
@@ -17,7 +23,7 @@ NAMES = {
 #: Tuning knobs beyond the deployment contract's names.
 EXTRA = {
     "SQS_VISIBILITY_TIMEOUT", "MAX_INPUT_MB", "SENTRY_ENVIRONMENT", "SENTRY_RELEASE", "SENTRY_TRACES_SAMPLE_RATE",
-    "METRICS", "HEALTH_FILE", "ECS_AGENT_URI", "ECS_PROTECTION_MINUTES",
+    "METRICS", "HEALTH_FILE", "ECS_AGENT_URI", "ECS_PROTECTION_MINUTES", "WORKER_THREADS", "WORKER_SHUTDOWN_SECONDS",
     "FILE_MAX_EXPANDED_MB", "FILE_MAX_PAGES", "FILE_TIMEOUT_SECONDS", "FILE_MEMORY_MB", "FILE_TASK_SECONDS",
 }  # fmt: skip
 
@@ -51,6 +57,34 @@ def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, name: str
     with pytest.raises(ConfigurationError) as caught:
         load_settings()
     assert name in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WORKER_SHUTDOWN_SECONDS", "115"),  # no room left for release and flushes before ECS's SIGKILL
+        ("WORKER_SHUTDOWN_SECONDS", "0"),
+        ("WORKER_SHUTDOWN_SECONDS", "soon"),
+        ("WORKER_THREADS", "0"),
+    ],
+)
+def test_worker_budget_and_threads_are_validated(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert name in str(caught.value)
+
+
+def test_the_shutdown_budget_stays_inside_the_ecs_stop_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("WORKER_SHUTDOWN_SECONDS", "WORKER_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert (settings.worker_shutdown_seconds, settings.worker_threads) == (100, 1)
+    assert settings.worker_shutdown_seconds + SHUTDOWN_MARGIN_SECONDS <= ECS_STOP_WINDOW_SECONDS
+    monkeypatch.setenv("WORKER_SHUTDOWN_SECONDS", "110")
+    assert load_settings().worker_shutdown_seconds == 110
 
 
 def test_sqs_needs_its_queues(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +25,11 @@ from dramatiq_sqs.exceptions import MessageDelayTooLong
 
 from actors import broker as stub_broker
 from actors.broker import MAX_BACKOFF_MS, MAX_RETRIES, MIN_BACKOFF_MS
+from brokers.acks import Acknowledger
 from brokers.sqs import EnvelopeSQSBroker, decode_body
 from cli.local import create_queues
 from core.settings import Settings
+from middleware.concurrency import Concurrency
 from middleware.envelope import REJECT_ACTOR, message_id_for
 
 from helpers import EXAMPLES, example
@@ -46,7 +52,7 @@ def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         }
 
 
-def worker_env(aws: dict[str, Any], tmp: Path, endpoint: str | None = None) -> dict[str, str]:
+def worker_env(aws: dict[str, Any], tmp: Path, endpoint: str | None = None, **extra: str) -> dict[str, str]:
     return {
         "BROKER": "sqs",
         **aws["urls"],
@@ -56,6 +62,7 @@ def worker_env(aws: dict[str, Any], tmp: Path, endpoint: str | None = None) -> d
         "CHROMA_PATH": str(tmp / "chroma"),
         "BLOB_DIR": str(tmp / "blobs"),
         "SQS_VISIBILITY_TIMEOUT": "60",
+        **extra,
     }
 
 
@@ -196,3 +203,119 @@ def test_retry_delays_never_pass_the_sqs_limit(aws: dict[str, Any]) -> None:
     ours.enqueue(message, delay=20 * 3600 * 1000)
     attributes = aws["sqs"].get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
     assert int(attributes["ApproximateNumberOfMessagesDelayed"]) == 1  # still queued, 900 s later
+
+
+def native_body(index: int) -> str:
+    message = dramatiq.Message(
+        queue_name="default", actor_name="generate_graph", args=({"n": index},), kwargs={}, options={}
+    )
+    return base64.b64encode(message.encode()).decode()
+
+
+def test_acknowledgements_are_batched_when_several_are_ready(aws: dict[str, Any]) -> None:
+    sqs = aws["sqs"]
+    queue = sqs.create_queue(QueueName="it-ack-batches")["QueueUrl"]
+    for index in range(12):
+        sqs.send_message(QueueUrl=queue, MessageBody=native_body(index))
+    handles = []
+    while len(handles) < 12:
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            handles.append(message["ReceiptHandle"])
+    client = aws_client("sqs", aws["endpoint"])
+    batches: list[int] = []
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        batches.append(len(params["Entries"]))
+
+    event = "provide-client-params.sqs.DeleteMessageBatch"
+    client.meta.events.register(event, count)
+    try:
+        acknowledger = Acknowledger(client, queue)  # not started: all twelve are ready before the flush
+        for handle in handles:
+            acknowledger.add(handle)
+        assert acknowledger.flush() == 12
+    finally:
+        client.meta.events.unregister(event, count)
+    assert batches == [10, 2]
+    assert queue_depth(sqs, queue) == 0
+
+
+def test_an_acknowledgement_never_waits_behind_a_long_poll(aws: dict[str, Any]) -> None:
+    """Dramatiq acknowledges from the worker thread while the consumer thread sits in a 20 s long poll:
+    the message is deleted within a second all the same."""
+    sqs = aws["sqs"]
+    queue = sqs.create_queue(QueueName="it-ack-latency")["QueueUrl"]
+    broker = EnvelopeSQSBroker(request_queue_url=queue, endpoint_url=aws["endpoint"], region_name=REGION)
+    broker.declare_queue("default")
+    consumer = broker.consume("default", prefetch=10)
+    try:
+        for index in range(2):
+            sqs.send_message(QueueUrl=queue, MessageBody=native_body(index))
+        received: list[Any] = []
+
+        def receive_both() -> bool:
+            message = next(consumer)
+            if message is not None:
+                received.append(message)
+            return len(received) == 2
+
+        wait_for(receive_both, 30, interval=0)
+        assert queue_depth(sqs, queue) == 2
+        poll = threading.Thread(target=next, args=(consumer,), daemon=True)  # the queue is empty: 20 s
+        poll.start()
+        time.sleep(0.5)
+        latencies = []
+        for remaining, message in zip((1, 0), received, strict=True):
+            acknowledged = time.monotonic()
+            consumer.ack(message)
+            wait_for(lambda r=remaining: queue_depth(sqs, queue) == r, 1.0, interval=0.02)
+            latencies.append(time.monotonic() - acknowledged)
+        print("delete latencies (s):", [round(latency, 3) for latency in latencies])
+        assert poll.is_alive(), "the long poll ended: the test did not show what it should"
+    finally:
+        consumer.draining = True
+        broker.release_unfinished()
+
+
+def test_no_task_is_answered_twice_after_sigkill(aws: dict[str, Any], tmp_path: Path) -> None:
+    """Twenty small tasks, then SIGKILL a second after their answers: every request is gone from the
+    queue (none can come back to be answered again) and every task was answered exactly once."""
+    sqs, urls = aws["sqs"], aws["urls"]
+    upload_bundle(aws, "graph-generation/it-acks/")
+    task_ids = {f"task_user-7f3a_IT_ACK_{index:02d}" for index in range(20)}
+    for task_id in sorted(task_ids):
+        body = graph_envelope(task_id, "graph-generation/it-acks/")
+        sqs.send_message(QueueUrl=urls["SQS_REQUEST_QUEUE_URL"], MessageBody=json.dumps(body))
+    # Production's 20 s long polls: an acknowledgement waiting for the next receive would still be there.
+    env = worker_env(aws, tmp_path, EMBEDDER="lexical", WORKER_SHUTDOWN_SECONDS="100")
+    with worker_process(env, tmp_path / "worker.log") as process:
+        answers = collect_answers(aws, task_ids)
+        time.sleep(1.0)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert queue_depth(sqs, urls["SQS_REQUEST_QUEUE_URL"]) == 0
+    for late in drain(sqs, urls["SQS_RESULT_QUEUE_URL"]):
+        body = json.loads(late)
+        if not body["taskType"].endswith("_PROGRESS"):
+            answers.setdefault(body["taskId"], []).append(body)
+    assert set(answers) == task_ids
+    assert all(len(items) == 1 and items[0]["payload"]["status"] == "COMPLETED" for items in answers.values())
+
+
+def test_the_worker_runs_worker_threads_whatever_dramatiq_was_told(aws: dict[str, Any]) -> None:
+    """``WORKER_THREADS`` (here 2) wins over the thread count Dramatiq's CLI passes (8 by default), and
+    the consumer prefetches no more messages than there are threads."""
+    queue = aws["sqs"].create_queue(QueueName="it-concurrency")["QueueUrl"]
+    broker = EnvelopeSQSBroker(
+        request_queue_url=queue, endpoint_url=aws["endpoint"], region_name=REGION, wait_time_seconds=1
+    )
+    broker.add_middleware(Concurrency(2))
+    broker.declare_queue("default")
+    worker = dramatiq.Worker(broker, worker_threads=8)
+    worker.start()
+    try:
+        assert len(worker.workers) == 2
+        (consumer,) = worker.consumers.values()
+        assert consumer.prefetch == 2
+    finally:
+        worker.stop(timeout=5000)

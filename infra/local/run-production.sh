@@ -46,4 +46,4 @@ Worker starting. In another shell, with the same environment:
   $BIN/ai-worker results --follow
   $BIN/ai-worker dlq
 MSG
-"$BIN/dramatiq" actors --processes 1 --threads 2 --worker-shutdown-timeout 100000
+"$BIN/dramatiq" actors
