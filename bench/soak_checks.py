@@ -1,0 +1,422 @@
+"""The chaos soak's verdict: what was observed (``Outcome``), the checks on it, and the printed table."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from soak_plan import BUCKET, Task
+
+#: Seconds between a task's answer and its worker's death within which a second answer is allowed
+#: (the answered message is deleted within this window).
+ACK_WINDOW = 1.0
+#: Slack on "picked up again within one visibility timeout": the receive that notices it and the
+#: first log line of the new attempt.
+PICKUP_SLACK = 5.0
+#: Slack on the shutdown budget: one long poll (20 s) and the process exit.
+SHUTDOWN_SLACK = 25.0
+#: Finishing log events of one attempt of a task.
+FINISHED = ("task.answered", "task.retry_scheduled")
+
+
+@dataclass
+class Answer:
+    """One answer read from the result queue; ``at`` is its SentTimestamp (seconds)."""
+
+    task_id: str
+    at: float
+    envelope: dict[str, Any]
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = self.envelope.get("payload") or {}
+        return payload
+
+
+@dataclass
+class Life:
+    """One worker process: how it ended, and its (time, taskId, event) log lines."""
+
+    name: str
+    signal: str
+    signalled_at: float
+    exited_at: float
+    timeline: list[tuple[float, str, str]]
+
+    def in_flight_at(self, moment: float) -> set[str]:
+        """Tasks started and not finished (answered or retry scheduled) at ``moment``."""
+        running: set[str] = set()
+        for at, task, event in self.timeline:
+            if at > moment:
+                break
+            (running.discard if event in FINISHED else running.add)(task)
+        return running
+
+
+def timeline(events: list[dict[str, Any]]) -> list[tuple[float, str, str]]:
+    """(time, taskId, event) of every log line that names a task."""
+    found = []
+    for event in events:
+        task, stamp = event.get("correlationId"), event.get("timestamp")
+        if task and stamp:
+            found.append((datetime.fromisoformat(stamp).timestamp(), str(task), str(event.get("event"))))
+    return sorted(found)
+
+
+@dataclass
+class Outcome:
+    """Everything observed in one soak run."""
+
+    tasks: list[Task]
+    answers: list[Answer]
+    progress: int
+    lives: list[Life]
+    dead_letters: list[str]
+    request_depth: int
+    faults: dict[str, tuple[int, int]]  # where -> (planned, injected)
+    unfired: list[str]
+    visibility: int
+    shutdown_seconds: int
+    wall_seconds: float
+    finished: bool
+    errors: list[str]
+    documents: dict[str, Any] = field(default_factory=dict)  # taskId -> graph.json / result.json
+    missing_objects: list[str] = field(default_factory=list)
+    vectors: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    cluster_rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def inspect_storage(self, s3: Any, chroma_port: int) -> None:
+        """Read the result objects of every COMPLETED answer and every vector in Chroma."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        for answer in self.first_answers().values():
+            for name in ("resultS3Key", "featuresS3Key", "summaryS3Key"):
+                key = answer.payload.get(name)
+                if not key:
+                    continue
+                try:
+                    data = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+                except Exception:
+                    self.missing_objects.append(f"{answer.task_id}: {key}")
+                    continue
+                if name == "resultS3Key":
+                    self.documents[answer.task_id] = json.loads(data)
+        client = chromadb.HttpClient(
+            host="127.0.0.1", port=chroma_port, settings=ChromaSettings(anonymized_telemetry=False)
+        )
+        for collection in client.list_collections():
+            rows = self.cluster_rows if collection.name.endswith("-clusters") else self.vectors
+            offset = 0
+            while True:
+                page = collection.get(limit=1000, offset=offset, include=["metadatas"])
+                rows.extend(zip(page["ids"], [dict(m or {}) for m in page["metadatas"] or []], strict=True))
+                if len(page["ids"]) < 1000:
+                    break
+                offset += 1000
+
+    def by_task(self) -> dict[str, list[Answer]]:
+        grouped: dict[str, list[Answer]] = defaultdict(list)
+        for answer in sorted(self.answers, key=lambda a: a.at):
+            grouped[answer.task_id].append(answer)
+        return grouped
+
+    def first_answers(self) -> dict[str, Answer]:
+        return {task: answers[0] for task, answers in self.by_task().items()}
+
+
+@dataclass
+class Check:
+    """One line of the verdict."""
+
+    name: str
+    ok: bool
+    figure: str
+    details: list[str] = field(default_factory=list)
+
+
+def expected(task: Task, answer: Answer) -> str | None:
+    """Why ``answer`` is not the one ``task`` must get, or None."""
+    payload = answer.payload
+    if answer.envelope.get("taskType") != task.result_type:
+        return f"taskType {answer.envelope.get('taskType')} (want {task.result_type})"
+    if task.expect_code is None:
+        if payload.get("status") != "COMPLETED":
+            return f"{payload.get('status')} {payload.get('errorCode')}: {payload.get('error')}"
+        return None
+    if payload.get("status") != "FAILED" or payload.get("errorCode") != task.expect_code:
+        return f"{payload.get('status')} {payload.get('errorCode')} (want FAILED {task.expect_code})"
+    return None
+
+
+def evaluate(outcome: Outcome) -> list[Check]:
+    """Every check of the issue, on one soak run."""
+    tasks = {t.task_id: t for t in outcome.tasks}
+    grouped = outcome.by_task()
+    checks = []
+
+    unanswered = [
+        f"{t.kind} {t.note or t.task_type} {t.task_id}" for t in outcome.tasks if t.task_id not in grouped
+    ]
+    checks.append(
+        Check(
+            "every taskId answered",
+            not unanswered,
+            f"{len(tasks) - len(unanswered)}/{len(tasks)}",
+            unanswered,
+        )
+    )
+    unexpected = [
+        f"{a.task_id}: {a.payload.get('errorCode')}" for a in outcome.answers if a.task_id not in tasks
+    ]
+    checks.append(Check("no answer for an unknown taskId", not unexpected, str(len(unexpected)), unexpected))
+
+    wrong = []
+    for task_id, answers in grouped.items():
+        if task_id in tasks and (why := expected(tasks[task_id], answers[0])):
+            wrong.append(f"{tasks[task_id].kind} {tasks[task_id].note} {task_id}: {why}")
+    checks.append(
+        Check("COMPLETED / FAILED with the right errorCode", not wrong, f"{len(wrong)} wrong", wrong)
+    )
+
+    disagree, outside, duplicates = [], [], 0
+    for task_id, answers in grouped.items():
+        if len(answers) < 2:
+            continue
+        duplicates += len(answers) - 1
+        if any(a.payload != answers[0].payload for a in answers[1:]):
+            disagree.append(f"{task_id}: {[a.payload.get('status') for a in answers]}")
+        died = [
+            life.signalled_at - answers[0].at
+            for life in outcome.lives
+            if life.signal and any(t == task_id and e == "task.answered" for _, t, e in life.timeline)
+        ]
+        if not any(-0.5 <= gap <= ACK_WINDOW for gap in died):
+            gaps = ", ".join(f"{g:.1f} s" for g in died) or "no death"
+            outside.append(
+                f"{task_id}: answered {len(answers)}x, answering worker died {gaps} after the answer"
+            )
+    checks.append(Check("duplicate answers agree", not disagree, f"{duplicates} duplicates", disagree))
+    checks.append(
+        Check(
+            f"duplicates only from a death within {ACK_WINDOW:.0f} s of the answer",
+            not outside,
+            f"{len(outside)} outside",
+            outside,
+        )
+    )
+
+    poison = Counter(t.body for t in outcome.tasks if t.dead_letter)
+    dead = Counter(outcome.dead_letters)
+    missing = [
+        f"{t.note} {t.task_id}" for t in outcome.tasks if t.dead_letter and dead[t.body] < poison[t.body]
+    ]
+    checks.append(
+        Check(
+            "every poison body dead-lettered",
+            not missing,
+            f"{sum(dead.values())} in DLQ / {sum(poison.values())} poison",
+            missing,
+        )
+    )
+    extra = [body[:120] for body in (dead - poison).elements()]
+    checks.append(Check("nothing else dead-lettered", not extra, str(len(extra)), extra))
+    checks.append(Check("request queue empty", outcome.request_depth == 0, f"{outcome.request_depth} left"))
+
+    checks.extend(vector_checks(outcome, tasks))
+    checks.append(waiting_check(outcome, tasks))
+
+    slow = [
+        f"{life.name}: {life.exited_at - life.signalled_at:.1f} s ({life.signal})"
+        for life in outcome.lives
+        if life.signal.startswith("SIGTERM")
+        and life.exited_at - life.signalled_at > outcome.shutdown_seconds + SHUTDOWN_SLACK
+    ]
+    terms = [
+        life.exited_at - life.signalled_at for life in outcome.lives if life.signal.startswith("SIGTERM")
+    ]
+    figure = "max " + (f"{max(terms):.1f} s" if terms else "-") + f" (budget {outcome.shutdown_seconds} s)"
+    checks.append(Check("SIGTERM: worker exits within its budget", not slow, figure, slow))
+
+    checks.append(
+        Check(
+            "result objects of COMPLETED answers exist",
+            not outcome.missing_objects,
+            str(len(outcome.missing_objects)),
+            outcome.missing_objects,
+        )
+    )
+    planned = sum(p for p, _ in outcome.faults.values())
+    injected = sum(i for _, i in outcome.faults.values())
+    checks.append(
+        Check(
+            "every planned fault was injected", not outcome.unfired, f"{injected}/{planned}", outcome.unfired
+        )
+    )
+    checks.append(
+        Check(
+            "soak ran to the end",
+            outcome.finished and not outcome.errors,
+            f"{outcome.wall_seconds:.0f} s",
+            outcome.errors,
+        )
+    )
+    return checks
+
+
+def vector_checks(outcome: Outcome, tasks: dict[str, Task]) -> list[Check]:
+    """No duplicate or orphan vectors, no vector or edge across users, no missing vectors."""
+    firsts = outcome.first_answers()
+    completed = {t for t, a in firsts.items() if a.payload.get("status") == "COMPLETED" and t in tasks}
+    duplicates, orphans, crossing = [], [], []
+    seen: Counter[tuple[str, str]] = Counter()
+    for vid, meta in outcome.vectors:
+        user, orig, task_id = str(meta.get("userId")), str(meta.get("orig_id")), str(meta.get("taskId"))
+        seen[(user, orig)] += 1
+        if not vid.startswith(f"{user}_") or (task_id in tasks and tasks[task_id].user_id != user):
+            crossing.append(f"vector {vid} of {user} (task {task_id})")
+        if task_id not in completed:
+            orphans.append(f"vector {vid}: task {task_id} has no COMPLETED answer")
+        elif orig not in output_ids(outcome.documents.get(task_id)):
+            orphans.append(f"vector {vid}: not in the output of {task_id}")
+    duplicates += [f"{u}/{o} x{n}" for (u, o), n in seen.items() if n > 1]
+    rows: Counter[tuple[str, str, str]] = Counter()
+    for rid, meta in outcome.cluster_rows:
+        user, task_id = str(meta.get("userId")), str(meta.get("taskId"))
+        rows[(user, task_id, str(meta.get("cluster_id")))] += 1
+        if task_id not in completed:
+            orphans.append(f"cluster row {rid}: task {task_id} has no COMPLETED answer")
+        elif tasks[task_id].user_id != user:
+            crossing.append(f"cluster row {rid} of {user} (task {task_id})")
+    duplicates += [f"cluster {k} x{n}" for k, n in rows.items() if n > 1]
+
+    missing = []
+    for task_id in sorted(completed):
+        task, document = tasks[task_id], outcome.documents.get(task_id)
+        if task.task_type == "GRAPH_SUMMARY_REQUEST" or document is None:
+            continue
+        outputs = output_ids(document)
+        if task.task_type == "GRAPH_GENERATION_REQUEST" and not outputs <= task.items:
+            crossing.append(f"{task_id}: graph holds nodes that are not in its input")
+        crossing += [f"{task_id}: {e}" for e in foreign_edges(document, task.user_id)]
+        if not firsts[task_id].payload.get("error"):
+            stored = {o for (u, o) in seen if u == task.user_id}
+            missing += [f"{task_id}: {o}" for o in sorted(outputs - stored)]
+    partial = sum(1 for t in completed if firsts[t].payload.get("error"))
+    return [
+        Check(
+            "Chroma: no duplicate vectors",
+            not duplicates,
+            f"{len(outcome.vectors)} vectors, {len(outcome.cluster_rows)} cluster rows",
+            duplicates,
+        ),
+        Check("Chroma: no orphan vectors", not orphans, f"{len(orphans)} orphans", orphans),
+        Check("no data across users", not crossing, f"{len(crossing)}", crossing),
+        Check(
+            "COMPLETED without error has its vectors",
+            not missing,
+            f"{len(missing)} missing; {partial} COMPLETED with error",
+            missing,
+        ),
+    ]
+
+
+def output_ids(document: Any) -> set[str]:
+    """Orig ids of a graph.json's nodes or a result.json's nodes."""
+    if not isinstance(document, dict):
+        return set()
+    if "nodes" in document:
+        return {str(n.get("orig_id")) for n in document["nodes"]}
+    return {str(n.get("origId")) for item in document.get("results", []) for n in item.get("nodes", [])}
+
+
+def foreign_edges(document: dict[str, Any], user_id: str) -> list[str]:
+    """Add-node nodes or edges that name another user's node."""
+    found = []
+    for item in document.get("results", []):
+        for node in item.get("nodes", []):
+            if node.get("userId") != user_id or not str(node.get("id")).startswith(f"{user_id}_"):
+                found.append(f"node {node.get('id')}")
+        for edge in item.get("edges", []):
+            if not all(str(edge.get(end)).startswith(f"{user_id}_") for end in ("source", "target")):
+                found.append(f"edge {edge.get('source')} -> {edge.get('target')}")
+    return found
+
+
+def waiting_check(outcome: Outcome, tasks: dict[str, Task]) -> Check:
+    """Tasks in flight on a worker that died: picked up again within one visibility timeout."""
+    grouped = outcome.by_task()
+    waits, answered_after, late = [], [], []
+    for life in outcome.lives:
+        if not life.signal:
+            continue
+        for task_id in sorted(life.in_flight_at(life.signalled_at)):
+            if task_id not in tasks:
+                continue
+            after = [a.at - life.signalled_at for a in grouped.get(task_id, []) if a.at >= life.signalled_at]
+            finished_here = any(
+                t == task_id and e in FINISHED and at > life.signalled_at for at, t, e in life.timeline
+            )
+            if finished_here:  # a graceful shutdown let it finish
+                waits.append(0.0)
+            else:
+                picked = [
+                    at - life.signalled_at
+                    for other in outcome.lives
+                    if other is not life
+                    for at, t, _ in other.timeline
+                    if t == task_id and at >= life.signalled_at
+                ]
+                wait = min(picked) if picked else float("inf")
+                waits.append(wait)
+                if wait > outcome.visibility + PICKUP_SLACK:
+                    late.append(
+                        f"{task_id} on {life.name} ({life.signal}): picked up again {wait:.1f} s later"
+                    )
+            if after:
+                answered_after.append(min(after))
+    figure = (
+        f"{len(waits)} in flight; picked up max {max(waits):.1f} s, answered max {max(answered_after, default=0):.1f} s"
+        if waits
+        else "no task in flight"
+    )
+    return Check(
+        f"picked up within the visibility timeout ({outcome.visibility} s) after a death",
+        not late,
+        figure,
+        late,
+    )
+
+
+def print_report(outcome: Outcome, checks: list[Check]) -> None:
+    """The soak's figures and the table of checks."""
+    kinds = Counter(t.kind for t in outcome.tasks)
+    grouped = outcome.by_task()
+    retries = sum(1 for life in outcome.lives for _, _, e in life.timeline if e == "task.retry_scheduled")
+    print(f"\ntasks: {len(outcome.tasks)} ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))})")
+    print(
+        f"answers: {len(outcome.answers)} for {len(grouped)} taskIds; progress messages: {outcome.progress}"
+    )
+    print(f"retries scheduled: {retries}; faults injected: {outcome.faults}")
+    print(
+        f"workers: {len(outcome.lives)} processes; signals: "
+        + ", ".join(f"{x.name} {x.signal}" for x in outcome.lives if x.signal)
+    )
+    print(
+        f"wall time: {outcome.wall_seconds:.0f} s ({len(outcome.tasks) / max(outcome.wall_seconds, 1):.2f} tasks/s)\n"
+    )
+    width = max(len(c.name) for c in checks)
+    print(f"{'check':<{width}}  {'result':<6}  figure")
+    print("-" * (width + 40))
+    for check in checks:
+        print(f"{check.name:<{width}}  {'ok' if check.ok else 'FAIL':<6}  {check.figure}")
+    for check in checks:
+        if check.details and not check.ok:
+            print(f"\n{check.name}:")
+            for line in check.details[:15]:
+                print(f"  {line}")
+            if len(check.details) > 15:
+                print(f"  ... and {len(check.details) - 15} more")
