@@ -15,6 +15,7 @@ Prints a table of checks (``bench/soak_checks.py``) and exits 1 unless every che
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cli.local import create_queues
 from core.settings import Settings
-from soak_checks import Answer, Life, Outcome, evaluate, print_report, timeline
+from soak_checks import Answer, Life, Outcome, consumer_errors, evaluate, print_report, timeline
 from soak_plan import BUCKET, Planner
 
 from servers import AWS_ENV, REGION, Fault, FaultProxy, aws_client, chroma_server, moto_process, wait_for
@@ -151,6 +153,52 @@ class Workers:
                 incarnation.process.wait()
 
 
+class SqsWatch:
+    """Times the workers' SQS calls as they pass the proxy: when each task was answered (SendMessage
+    of a result) and when a message of that task was deleted (DeleteMessage[Batch])."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, str] = {}  # receipt handle -> taskId
+        self.answered: dict[str, list[float]] = defaultdict(list)
+        self.deleted: dict[str, list[float]] = defaultdict(list)
+        self.lock = threading.Lock()
+
+    def __call__(self, method: str, headers: dict[str, str], body: bytes, data: bytes, at: float) -> None:
+        action = headers.get("X-Amz-Target", "").removeprefix("AmazonSQS.")
+        try:
+            if action == "ReceiveMessage":
+                for message in json.loads(data).get("Messages", []):
+                    task = task_of(message["Body"], message["MessageId"])
+                    with self.lock:
+                        self.tasks[message["ReceiptHandle"]] = task
+            elif action == "SendMessage":
+                envelope = json.loads(json.loads(body)["MessageBody"])
+                if str(envelope.get("taskType", "")).endswith("_RESULT"):
+                    with self.lock:
+                        self.answered[str(envelope["taskId"])].append(at)
+            elif action in ("DeleteMessage", "DeleteMessageBatch"):
+                request = json.loads(body)
+                with self.lock:
+                    for entry in request.get("Entries") or [request]:
+                        task = self.tasks.get(entry["ReceiptHandle"])
+                        if task:
+                            self.deleted[task].append(at)
+        except (ValueError, KeyError, TypeError, RecursionError):
+            return  # not an exchange of interest (a retry's base64 body, a poison body...)
+
+
+def task_of(body: str, message_id: str) -> str:
+    """The taskId a request body is answered under: its envelope's, a retry's, else the message id."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        try:
+            data = json.loads(base64.b64decode(body, validate=True))["options"]["envelope"]
+        except (ValueError, KeyError, TypeError, RecursionError):
+            return message_id
+    return str(data.get("taskId") or message_id) if isinstance(data, dict) else message_id
+
+
 class Soak:
     """One soak run: the servers, the workers, the backend's side and the chaos."""
 
@@ -178,7 +226,8 @@ class Soak:
     def run(self) -> Outcome:
         with ExitStack() as stack:
             endpoint = stack.enter_context(moto_process(self.work / "moto.log"))
-            s3_proxy = stack.enter_context(FaultProxy(endpoint))
+            self.watch = SqsWatch()
+            s3_proxy = stack.enter_context(FaultProxy(endpoint, observer=self.watch))
             chroma_port = stack.enter_context(chroma_server(self.work / "chroma"))
             chroma_proxy = stack.enter_context(FaultProxy(f"http://127.0.0.1:{chroma_port}"))
             self.proxies = {"s3": s3_proxy, "chroma": chroma_proxy}
@@ -220,7 +269,14 @@ class Soak:
             threads[0].join(timeout=30)
             self.workers.stop_all()
             lives = [
-                Life(i.name, i.signal, i.signalled_at, i.exited_at, timeline(i.events()))
+                Life(
+                    i.name,
+                    i.signal,
+                    i.signalled_at,
+                    i.exited_at,
+                    timeline(i.events()),
+                    consumer_errors(i.events()),
+                )
                 for i in self.workers.incarnations
             ]
             faults = {
@@ -247,6 +303,8 @@ class Soak:
                 wall_seconds=time.time() - started,
                 finished=finished,
                 errors=self.errors,
+                answered_at=dict(self.watch.answered),
+                deleted_at=dict(self.watch.deleted),
             )
             outcome.inspect_storage(self.s3, chroma_port)
             return outcome
@@ -379,7 +437,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--kills", type=int, default=3, help="SIGKILLs of a worker")
     parser.add_argument("--terms", type=int, default=3, help="SIGTERMs of a worker")
-    parser.add_argument("--large", type=int, default=8, help="large graph-generation tasks")
+    parser.add_argument("--large", type=int, default=6, help="large graph-generation tasks")
     parser.add_argument("--wave", type=int, default=50, help="most requests visible at once")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before giving up")

@@ -45,6 +45,7 @@ class Life:
     signalled_at: float
     exited_at: float
     timeline: list[tuple[float, str, str]]
+    consumer_errors: list[float] = field(default_factory=list)
 
     def in_flight_at(self, moment: float) -> set[str]:
         """Tasks started and not finished (answered or retry scheduled) at ``moment``."""
@@ -66,6 +67,15 @@ def timeline(events: list[dict[str, Any]]) -> list[tuple[float, str, str]]:
     return sorted(found)
 
 
+def consumer_errors(events: list[dict[str, Any]]) -> list[float]:
+    """When the worker's consumer crashed (Dramatiq restarts it after 3 s)."""
+    return [
+        datetime.fromisoformat(e["timestamp"]).timestamp()
+        for e in events
+        if e.get("event") == "Consumer encountered an unexpected error." and e.get("timestamp")
+    ]
+
+
 @dataclass
 class Outcome:
     """Everything observed in one soak run."""
@@ -83,6 +93,8 @@ class Outcome:
     wall_seconds: float
     finished: bool
     errors: list[str]
+    answered_at: dict[str, list[float]]  # taskId -> when a worker sent its answer (at the proxy)
+    deleted_at: dict[str, list[float]]  # taskId -> when a worker deleted one of its messages
     documents: dict[str, Any] = field(default_factory=dict)  # taskId -> graph.json / result.json
     missing_objects: list[str] = field(default_factory=list)
     vectors: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -189,16 +201,28 @@ def evaluate(outcome: Outcome) -> list[Check]:
         duplicates += len(answers) - 1
         if any(a.payload != answers[0].payload for a in answers[1:]):
             disagree.append(f"{task_id}: {[a.payload.get('status') for a in answers]}")
-        died = [
-            life.signalled_at - answers[0].at
+        answering = [
+            life
             for life in outcome.lives
-            if life.signal and any(t == task_id and e == "task.answered" for _, t, e in life.timeline)
+            if any(t == task_id and e == "task.answered" for _, t, e in life.timeline)
         ]
+        died = [life.signalled_at - answers[0].at for life in answering if life.signal]
         if not any(-0.5 <= gap <= ACK_WINDOW for gap in died):
-            gaps = ", ".join(f"{g:.1f} s" for g in died) or "no death"
-            outside.append(
-                f"{task_id}: answered {len(answers)}x, answering worker died {gaps} after the answer"
+            why = ", ".join(f"its worker died {g:.1f} s after the answer" for g in died) or "no worker died"
+            crashes = [c - answers[0].at for life in answering for c in life.consumer_errors]
+            why += "".join(
+                f"; consumer crashed {-c:.1f} s before the answer" for c in crashes if -5 <= c <= 0
             )
+            outside.append(f"{task_id}: answered {len(answers)}x; {why}")
+    partial = [
+        f"{t.note} {t.task_id}: {grouped[t.task_id][0].payload.get('error')}"
+        for t in outcome.tasks
+        if t.kind == "fault" and t.task_id in grouped and grouped[t.task_id][0].payload.get("error")
+    ]
+    checks.append(
+        Check("a transient fault leaves no partial result", not partial, f"{len(partial)} partial", partial)
+    )
+    checks.append(ack_check(outcome, set(tasks)))
     checks.append(Check("duplicate answers agree", not disagree, f"{duplicates} duplicates", disagree))
     checks.append(
         Check(
@@ -344,6 +368,40 @@ def foreign_edges(document: dict[str, Any], user_id: str) -> list[str]:
             if not all(str(edge.get(end)).startswith(f"{user_id}_") for end in ("source", "target")):
                 found.append(f"edge {edge.get('source')} -> {edge.get('target')}")
     return found
+
+
+def ack_check(outcome: Outcome, planned: set[str]) -> Check:
+    """Every answered message is deleted within ``ACK_WINDOW`` of its answer (timed at the proxy)."""
+    latencies, slow, undeleted = [], [], []
+    for task_id, answered in outcome.answered_at.items():
+        if task_id not in planned:
+            continue  # answered under an id nobody asked for: reported by its own check
+        deletes = sorted(outcome.deleted_at.get(task_id, []))
+        answered = sorted(answered)
+        for i, at in enumerate(answered):
+            until = answered[i + 1] if i + 1 < len(answered) else float("inf")
+            after = [d - at for d in deletes if at - 0.05 <= d < until]
+            if not after:
+                undeleted.append(f"{task_id}: answered, its message not deleted before the next delivery")
+                continue
+            latencies.append(max(0.0, after[0]))
+            if after[0] > ACK_WINDOW:
+                slow.append(f"{task_id}: deleted {after[0]:.1f} s after its answer")
+    latencies.sort()
+    if latencies:
+        figure = (
+            f"{len(latencies)} acks: median {latencies[len(latencies) // 2]:.2f} s, "
+            f"p99 {latencies[int(len(latencies) * 0.99)]:.2f} s, max {latencies[-1]:.1f} s; "
+            f"{len(slow)} over {ACK_WINDOW:.0f} s; {len(undeleted)} never deleted"
+        )
+    else:
+        figure = "no acks seen"
+    return Check(
+        f"answered message deleted within {ACK_WINDOW:.0f} s",
+        not slow and bool(latencies),
+        figure,
+        slow + undeleted,
+    )
 
 
 def waiting_check(outcome: Outcome, tasks: dict[str, Task]) -> Check:

@@ -85,13 +85,20 @@ class Planner:
         self.pool = conversations()
         self.users = [f"user-soak{i:03d}" for i in range(users)]
         self.serial = 0
+        self.variants: dict[str, int] = {}
+
+    def variant(self, kind: str, count: int) -> int:
+        """The next of ``count`` variants of a kind, in turn (so that a short soak covers the first ones)."""
+        number = self.variants.get(kind, 0)
+        self.variants[kind] = number + 1
+        return number % count
 
     def plan(self, count: int, large: int) -> list[Task]:
         """``count`` tasks: ~5 % poison, ~5 % invalid, ~5 % faulty, ``large`` large graphs, the rest valid."""
         bad = max(1, round(count * 0.05))
         kinds = ["poison"] * bad + ["invalid"] * bad + ["fault"] * bad + ["large"] * large
         rest = count - len(kinds)
-        kinds += self.rng.choices(["graph", "add_node", "summary"], weights=[4, 3, 3], k=rest)
+        kinds += self.rng.choices(["graph", "add_node", "summary"], weights=[3, 3, 4], k=rest)
         self.rng.shuffle(kinds)
         return [getattr(self, kind)() for kind in kinds]
 
@@ -101,7 +108,7 @@ class Planner:
         """GRAPH_GENERATION_REQUEST on a bundle of a few conversations."""
         user = user or self.rng.choice(self.users)
         task_id = new_task_id("GRAPH_GENERATION_REQUEST", user)
-        chosen = self.rng.sample(self.pool, size or self.rng.randint(3, 6))
+        chosen = self.rng.sample(self.pool, size or self.rng.randint(3, 5))
         prefix = f"graph-generation/{task_id}/"
         envelope = backend_envelope("GRAPH_GENERATION_REQUEST", task_id, user, prefix, BUCKET)
         envelope["payload"].update({"includeSummary": self.rng.random() < 0.3, "minClusters": 1})
@@ -189,19 +196,19 @@ class Planner:
     def fault(self) -> Task:
         """A valid task behind a transient S3 or Chroma fault: still answered COMPLETED."""
         self.serial += 1
-        variant = self.rng.randrange(6)
-        if variant in (4, 5):  # vector store errors: a user of its own, so that the marker is exact
+        variant = self.variant("fault", 6)
+        if variant in (1, 4):  # vector store errors: a user of its own, so that the marker is exact
             user = f"user-vfault{self.serial:05d}"
-            task = self.add_node(user) if variant == 4 else self.graph(user=user)
-            task.faults.append(FaultSpec("chroma", user, times=2, method="POST"))
-            task.note = "chroma 503 x2"
+            task = self.add_node(user) if variant == 1 else self.graph(user=user)
+            task.faults.append(FaultSpec("chroma", user, times=1, method="POST"))
+            task.note = "chroma 503 x1"
         elif variant == 3:
             task = self.summary()
             key = f"results/graph_summary/{task.user_id}/{task.task_id}/summary.json"
             task.faults.append(FaultSpec("s3", key, times=5, method="PUT"))
             task.note = "s3 PUT 503 x5"
         else:
-            task = [self.graph, self.add_node, self.summary][variant]()
+            task = [self.graph, self.add_node, self.summary][variant // 2]()
             (key,) = task.uploads
             times, kind = (5, "503") if self.rng.random() < 0.6 else (2, "drop")
             task.faults.append(FaultSpec("s3", key, times=times, kind=kind, method="GET"))
@@ -214,7 +221,7 @@ class Planner:
     def invalid(self) -> Task:
         """A request that is read but cannot be served: answered FAILED with its code, deleted."""
         user = self.rng.choice(self.users)
-        variant = self.rng.randrange(8)
+        variant = self.variant("invalid", 8)
         task = [self.graph, self.add_node, self.summary][variant % 3](user=user)
         envelope = json.loads(task.body)
         payload = envelope["payload"]
@@ -253,7 +260,7 @@ class Planner:
         """A body that cannot be read or routed: answered FAILED, dead-lettered."""
         self.serial += 1
         tag = f"poison{self.serial:05d}"
-        variant = self.rng.randrange(9)
+        variant = self.variant("poison", 9)
         task_id, code = "", "INVALID_JSON"  # answered under the SQS message id
         if variant == 0:
             body, note = f"this is not json {tag}", "plain text"

@@ -226,11 +226,16 @@ class Fault:
     injected: int = 0
 
 
+#: Sees every forwarded exchange: method, request headers, request body, response body, arrival time.
+Observer = Callable[[str, dict[str, str], bytes, bytes, float], None]
+
+
 class FaultProxy:
     """An HTTP proxy in front of a server (S3/SQS, Chroma) that injects ``Fault``s added at any time:
-    transient outages as the worker's SDKs see them, for selected requests only."""
+    transient outages as the worker's SDKs see them, for selected requests only. An ``observer``
+    sees every request it forwards (e.g. to time the worker's SQS calls)."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, observer: Observer | None = None) -> None:
         import http.client
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -243,6 +248,7 @@ class FaultProxy:
 
         class Handler(BaseHTTPRequestHandler):
             def _forward(self) -> None:
+                arrived = time.time()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 fault = proxy.match(self.command, self.path, body)
@@ -269,6 +275,8 @@ class FaultProxy:
                     if k.lower() not in ("transfer-encoding", "connection", "content-length")
                 ]
                 self._answer(response.status, kept, data)
+                if observer is not None:
+                    observer(self.command, dict(self.headers.items()), body, data, arrived)
 
             def _answer(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
                 self.send_response(status)
