@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,7 +209,8 @@ class Planner:
             task.faults.append(FaultSpec("s3", key, times=5, method="PUT"))
             task.note = "s3 PUT 503 x5"
         else:
-            task = [self.graph, self.add_node, self.summary][variant // 2]()
+            makers: tuple[Callable[..., Task], ...] = (self.graph, self.add_node, self.summary)
+            task = makers[variant // 2]()
             (key,) = task.uploads
             times, kind = (5, "503") if self.rng.random() < 0.6 else (2, "drop")
             task.faults.append(FaultSpec("s3", key, times=times, kind=kind, method="GET"))
@@ -222,7 +224,8 @@ class Planner:
         """A request that is read but cannot be served: answered FAILED with its code, deleted."""
         user = self.rng.choice(self.users)
         variant = self.variant("invalid", 8)
-        task = [self.graph, self.add_node, self.summary][variant % 3](user=user)
+        makers: tuple[Callable[..., Task], ...] = (self.graph, self.add_node, self.summary)
+        task = makers[variant % 3](user=user)
         envelope = json.loads(task.body)
         payload = envelope["payload"]
         key = next(iter(task.uploads), "")

@@ -260,7 +260,7 @@ class FaultProxy:
                     payload = b"<Error><Code>SlowDown</Code><Message>Service unavailable.</Message></Error>"
                     self._answer(503, [("Content-Type", "application/xml")], payload)
                     return
-                connection = http.client.HTTPConnection(target.hostname, target.port, timeout=90)
+                connection = http.client.HTTPConnection(str(target.hostname), target.port, timeout=90)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 headers["Host"] = target.netloc
                 try:
