@@ -148,6 +148,7 @@ class Soak:
                 errors=self.errors,
                 answered_at=dict(self.watch.answered),
                 deleted_at=dict(self.watch.deleted),
+                received_at=dict(self.watch.received),
             )
             outcome.inspect_storage(self.s3, chroma_port)
             return outcome

@@ -12,8 +12,8 @@ from soak_plan import Task
 #: Seconds between a task's answer and its worker's death within which a second answer is allowed
 #: (the answered message is deleted within this window).
 ACK_WINDOW = 1.0
-#: Slack on "picked up again within one visibility timeout": the receive that notices it and the
-#: first log line of the new attempt.
+#: Slack on "received again within one visibility timeout": the long poll that notices it, and a
+#: moment when every worker's prefetch is full.
 PICKUP_SLACK = 5.0
 #: Slack on the shutdown budget: one long poll (20 s) and the process exit.
 SHUTDOWN_SLACK = 25.0
@@ -284,48 +284,45 @@ def ack_check(outcome: Outcome, planned: set[str]) -> Check:
 
 
 def waiting_check(outcome: Outcome, tasks: dict[str, Task]) -> Check:
-    """Tasks in flight on a worker that died: picked up again within one visibility timeout."""
+    """Tasks in flight on a worker that died: received again (by any worker, timed at the SQS proxy)
+    within one visibility timeout. Also reported: when they started again and were answered."""
     grouped = outcome.by_task()
-    waits, answered_after, late = [], [], []
+    back, started, answered, late = [], [], [], []
     for life in outcome.lives:
         if not life.signal:
             continue
-        for task_id in sorted(life.in_flight_at(life.signalled_at)):
+        died = life.signalled_at
+        for task_id in sorted(life.in_flight_at(died)):
             if task_id not in tasks:
                 continue
-            after = [a.at - life.signalled_at for a in grouped.get(task_id, []) if a.at >= life.signalled_at]
-            finished_here = any(
-                t == task_id and e in FINISHED and at > life.signalled_at for at, t, e in life.timeline
-            )
-            if finished_here:  # a graceful shutdown let it finish
-                waits.append(0.0)
-            else:
-                picked = [
-                    at - life.signalled_at
-                    for other in outcome.lives
-                    if other is not life
-                    for at, t, _ in other.timeline
-                    if t == task_id and at >= life.signalled_at
-                ]
-                wait = min(picked) if picked else float("inf")
-                waits.append(wait)
-                if wait > outcome.visibility + PICKUP_SLACK:
-                    late.append(
-                        f"{task_id} on {life.name} ({life.signal}): picked up again {wait:.1f} s later"
-                    )
+            after = [a.at - died for a in grouped.get(task_id, []) if a.at >= died]
             if after:
-                answered_after.append(min(after))
+                answered.append(min(after))
+            if any(t == task_id and e in FINISHED and at > died for at, t, e in life.timeline):
+                back.append(0.0)  # a graceful shutdown let it finish
+                started.append(0.0)
+                continue
+            received = [at - died for at in outcome.received_at.get(task_id, []) if at >= died]
+            wait = min(received, default=float("inf"))
+            back.append(wait)
+            again = [
+                at - died
+                for other in outcome.lives
+                if other is not life
+                for at, t, _ in other.timeline
+                if t == task_id and at >= died
+            ]
+            started.append(min(again, default=float("inf")))
+            if wait > outcome.visibility + PICKUP_SLACK:
+                late.append(f"{task_id} on {life.name} ({life.signal}): received again {wait:.1f} s later")
     figure = (
-        f"{len(waits)} in flight; picked up max {max(waits):.1f} s, answered max {max(answered_after, default=0):.1f} s"
-        if waits
+        f"{len(back)} in flight; received again max {max(back):.1f} s, restarted max {max(started):.1f} s, "
+        f"answered max {max(answered, default=0):.1f} s after the death"
+        if back
         else "no task in flight"
     )
-    return Check(
-        f"picked up within the visibility timeout ({outcome.visibility} s) after a death",
-        not late,
-        figure,
-        late,
-    )
+    name = f"back within the visibility timeout ({outcome.visibility} s) after a death"
+    return Check(name, not late, figure, late)
 
 
 def print_report(outcome: Outcome, checks: list[Check]) -> None:

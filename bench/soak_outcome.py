@@ -88,6 +88,7 @@ class Outcome:
     errors: list[str]
     answered_at: dict[str, list[float]]  # taskId -> when a worker sent its answer (at the proxy)
     deleted_at: dict[str, list[float]]  # taskId -> when a worker deleted one of its messages
+    received_at: dict[str, list[float]]  # taskId -> when a worker received one of its messages
     documents: dict[str, Any] = field(default_factory=dict)  # taskId -> graph.json / result.json
     missing_objects: list[str] = field(default_factory=list)
     vectors: list[tuple[str, dict[str, Any]]] = field(default_factory=list)

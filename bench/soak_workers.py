@@ -130,13 +130,15 @@ class Workers:
 
 
 class SqsWatch:
-    """Times the workers' SQS calls as they pass the proxy: when each task was answered (SendMessage
-    of a result) and when a message of that task was deleted (DeleteMessage[Batch])."""
+    """Times the workers' SQS calls as they pass the proxy: when a message of each task was received
+    (ReceiveMessage) and deleted (DeleteMessage[Batch]), and when the task was answered (SendMessage
+    of a result)."""
 
     def __init__(self) -> None:
         self.tasks: dict[str, str] = {}  # receipt handle -> taskId
         self.answered: dict[str, list[float]] = defaultdict(list)
         self.deleted: dict[str, list[float]] = defaultdict(list)
+        self.received: dict[str, list[float]] = defaultdict(list)
         self.lock = threading.Lock()
 
     def __call__(self, method: str, headers: dict[str, str], body: bytes, data: bytes, at: float) -> None:
@@ -147,6 +149,7 @@ class SqsWatch:
                     task = task_of(message["Body"], message["MessageId"])
                     with self.lock:
                         self.tasks[message["ReceiptHandle"]] = task
+                        self.received[task].append(time.time())
             elif action == "SendMessage":
                 envelope = json.loads(json.loads(body)["MessageBody"])
                 if isinstance(envelope, dict) and str(envelope.get("taskType", "")).endswith("_RESULT"):
