@@ -1,15 +1,21 @@
 """Chaos soak: the worker's promises under faults, on real servers.
 
-Usage: python bench/soak.py [--tasks 1000] [--kills 3] [--terms 3] [--large 8] [--seed 1]
+Usage: python bench/soak.py [--tasks 1000] [--kills 3] [--terms 3] [--large 6] [--seed 1] [--keep DIR]
+(``make soak``; ``tests/test_soak.py`` runs a short one: 100 tasks, one SIGKILL, one SIGTERM).
 
 Two worker processes started as production starts them (``dramatiq actors``, ``BROKER=sqs``,
-``EMBEDDER=hybrid``) consume a request queue on a moto server (SQS + S3) and share a ``chroma run``
-server; the soak plays the backend with boto3 (uploads, then the backend's envelopes, fed in waves
-so that at most ``--wave`` requests are visible) and reads the result queue. Transient faults come
-from fault-injecting HTTP proxies in front of S3 and Chroma (503s and dropped connections for
-selected requests). One worker is SIGKILLed and one SIGTERMed at random moments, each restarted.
+``EMBEDDER=hybrid``, ``SQS_VISIBILITY_TIMEOUT=30``, ``WORKER_SHUTDOWN_SECONDS=20``) consume a request
+queue (redrive to a DLQ after 5 receives) on a ``moto_server`` process (SQS + S3) and share a
+``chroma run`` server. The soak plays the backend with boto3: it uploads each task's input, then
+sends the backend's envelope, in waves so that at most ``--wave`` requests are visible, and reads
+the result queue. The task mix is ``soak_plan.py``. Transient faults come from fault-injecting HTTP
+proxies in front of S3/SQS and Chroma (503s and dropped connections for selected requests); the
+worker's own retry backoff (15 s at least) is left as production has it. The S3/SQS proxy also times
+the workers' SQS calls (receive, answer, delete). Workers are SIGKILLed ``--kills`` times and
+SIGTERMed ``--terms`` times at random moments (a large task is sent just before each, and a worker
+running one is preferred), each restarted at once.
 
-Prints a table of checks (``bench/soak_checks.py``) and exits 1 unless every check passes.
+Prints the figures and a table of checks (``soak_checks.py``); exits 1 unless every check passes.
 """
 
 from __future__ import annotations
