@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # the labelled histories (sample_topics.json beside them labels the demo sample, not a history)
 LABELLED := tests/fixtures/clustering/ko.json tests/fixtures/clustering/en.json tests/fixtures/clustering/mixed.json
 
-.PHONY: install demo test lint typecheck bench quality clean
+.PHONY: install demo test lint typecheck bench quality soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ quality: install  ## clustering quality (AMI, purity) on the labelled fixtures
 
 bench: install  ## graph generation stage timings and peak memory at 1k, 2k and 10k conversations
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/graph_generation.py
+
+soak: install  ## chaos soak: 1,000 tasks, two workers, SIGKILLs, SIGTERMs and injected faults
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache
