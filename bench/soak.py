@@ -3,8 +3,8 @@
 Usage: python bench/soak.py [--tasks 1000] [--kills 3] [--terms 3] [--large 6] [--seed 1] [--keep DIR]
 (``make soak``; ``tests/test_soak.py`` runs a short one: 100 tasks, one SIGKILL, one SIGTERM).
 
-Two worker processes started as production starts them (``dramatiq actors``, ``BROKER=sqs``,
-``EMBEDDER=hybrid``, ``SQS_VISIBILITY_TIMEOUT=30``, ``WORKER_SHUTDOWN_SECONDS=20``) consume a request
+Two workers started as production starts them (``dramatiq actors``: one process per CPU, ``BROKER=sqs``,
+``WORKER_THREADS=2``, ``EMBEDDER=hybrid``, ``SQS_VISIBILITY_TIMEOUT=30``, ``WORKER_SHUTDOWN_SECONDS=20``) consume a request
 queue (redrive to a DLQ after 5 receives) on a ``moto_server`` process (SQS + S3) and share a
 ``chroma run`` server. The soak plays the backend with boto3: it uploads each task's input, then
 sends the backend's envelope, in waves so that at most ``--wave`` requests are visible, and reads
@@ -94,6 +94,7 @@ class Soak:
                 "EMBEDDER": "hybrid",
                 "SQS_VISIBILITY_TIMEOUT": str(VISIBILITY),
                 "WORKER_SHUTDOWN_SECONDS": str(SHUTDOWN_SECONDS),
+                "WORKER_THREADS": "2",
                 "METRICS": "0",
                 "LOG_FORMAT": "json",
                 "HF_HUB_OFFLINE": "1",

@@ -69,14 +69,7 @@ class Workers:
         number = sum(1 for i in self.incarnations if i.slot == slot) + 1
         log = self.logs / f"worker-{slot}{number}.log"
         env = {**os.environ, **AWS_ENV, **self.env, "HEALTH_FILE": str(self.logs / f"alive-{slot}")}
-        command = [
-            str(Path(sys.executable).parent / "dramatiq"),
-            "actors",
-            "--processes",
-            "1",
-            "--threads",
-            "2",
-        ]
+        command = [str(Path(sys.executable).parent / "dramatiq"), "actors"]  # as production runs it
         with log.open("wb") as output:
             process = subprocess.Popen(
                 command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
