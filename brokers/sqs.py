@@ -49,7 +49,8 @@ from dramatiq_sqs.broker import (
 from brokers.acks import Acknowledger
 from brokers.visibility import Held, VisibilityHeartbeat
 from core.errors import InvalidJSON
-from middleware.envelope import MAX_BODY_BYTES, EnvelopeEncoder
+from middleware.bodies import MAX_BODY_BYTES
+from middleware.envelope import EnvelopeEncoder
 from middleware.results import FAILURE_OPTION, Failure
 
 #: Default seconds a received message stays invisible (a heartbeat extends it for long tasks).

@@ -33,7 +33,8 @@ from core.errors import InvalidInput
 from core.logs import build_handler
 from core.settings import Settings
 from fuzzing import worker_on
-from middleware.envelope import MAX_BODY_BYTES, MAX_DEPTH, MAX_TASK_ID_CHARS
+from middleware.bodies import MAX_BODY_BYTES, MAX_DEPTH
+from middleware.envelope import MAX_TASK_ID_CHARS
 from test_operations import CollectingTransport, sentry_events  # noqa: F401 (a fixture)
 
 from helpers import EXAMPLES, answers, example

@@ -8,7 +8,6 @@ import random
 import re
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -491,7 +490,8 @@ def test_not_a_graph(raw: Any) -> None:
         normalize_graph(raw)
 
 
-def test_large_graph_is_linear() -> None:
+def test_large_graph_is_summarized() -> None:
+    """A 10k-node, 60k-edge graph is summarized whole (its speed: ``bench/summary.py``)."""
     rng = random.Random(7)
     n, m, k = 10_000, 60_000, 30
     start = datetime(2024, 1, 1, tzinfo=UTC)
@@ -515,8 +515,5 @@ def test_large_graph_is_linear() -> None:
         {"source": rng.randrange(n), "target": rng.randrange(n), "weight": 0.3 + 0.6 * rng.random()}
         for _ in range(m)
     ]
-    began = time.perf_counter()
     doc = summarize_graph(normalize_graph({"nodes": nodes, "edges": edges}), "en", now=NOW)
-    elapsed = time.perf_counter() - began
     assert doc.overview.total_source_nodes == n and len(doc.clusters) == k
-    assert elapsed < 15, f"summary of 10k nodes / 60k edges took {elapsed:.1f}s"
