@@ -154,6 +154,7 @@ def sqs_ours(endpoint: str, messages: int) -> float:
     result_url = sqs.create_queue(QueueName=f"bench-results-{uuid.uuid4().hex}")["QueueUrl"]
     settings = Settings(  # type: ignore[call-arg]
         BROKER="sqs",
+        WORKER_THREADS=THREADS,  # the Concurrency middleware sets the thread count from it
         AWS_ENDPOINT_URL=endpoint,
         AWS_REGION=REGION,
         SQS_REQUEST_QUEUE_URL=url,
@@ -201,6 +202,7 @@ class RedisRun:
         """Seconds of the production stack for ``messages`` envelopes."""
         settings = Settings(  # type: ignore[call-arg]
             BROKER="redis",
+            WORKER_THREADS=THREADS,  # the Concurrency middleware sets the thread count from it
             REDIS_URL=REDIS_URL,
             HEALTH_FILE=Path(tempfile.gettempdir()) / f"bench-{self.run}.alive",
         )
