@@ -40,10 +40,10 @@ NAME_STOP = frozenset(
 )
 
 _DESCRIPTIONS = {
-    "ko": "{name}: 대화 {size}개를 묶은 주제입니다. 자주 나온 말: {themes}. 대표 대화: “{title}”.",
-    "en": "{name}: {size} conversations. Common words: {themes}. Representative conversation: “{title}”.",
-    "zh": "{name}：{size}个对话。常见词：{themes}。代表对话：“{title}”。",
-    "ja": "{name}：{size}件の会話。よく出る言葉：{themes}。代表的な会話：「{title}」。",
+    "ko": "{name} 관련 대화 {size}개를 묶은 주제입니다. 자주 나온 말: {themes}. 대표 대화: “{title}”.",
+    "en": "{size} conversations about {about}. Common words: {themes}. Representative conversation: “{title}”.",
+    "zh": "关于{name}的{size}个对话。常见词：{themes}。代表对话：“{title}”。",
+    "ja": "{name}に関する{size}件の会話です。よく出る言葉：{themes}。代表的な会話：「{title}」。",
 }
 _SEPARATORS = {"ko": ", ", "en": ", ", "zh": "、", "ja": "、"}
 
@@ -185,6 +185,14 @@ def _choose_topics(coverage: np.ndarray, distinct: np.ndarray) -> dict[int, int]
     return chosen
 
 
+def _in_sentence(name: str) -> str:
+    """A name as it reads inside an English sentence: "Travel in Japan" -> "travel in Japan"."""
+    first = name.split(" ", 1)[0]
+    if first.lower() in proper_names() or first.isupper() or first[1:2].isupper():
+        return name
+    return name[:1].lower() + name[1:]
+
+
 def _join(parts: list[str]) -> str:
     return " · ".join(parts)
 
@@ -233,6 +241,7 @@ def label_clusters(
         taken.add(name)
         description = _DESCRIPTIONS[language].format(
             name=name,
+            about=_in_sentence(name),
             themes=_SEPARATORS[language].join(themes[:3]) or name,
             size=len(members[label]),
             title=titles.get(label, ""),
