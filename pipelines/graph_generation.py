@@ -121,6 +121,7 @@ def build_graph(
         params.language,
         {label: names[label].name for label in names},
         features_of,
+        topics,
     )
     cluster_ids = {label: f"cluster_{label + 1}" for label in range(clustering.k)}
     profiles = {

@@ -66,46 +66,52 @@ def proper_names() -> dict[str, str]:
 
 
 @lru_cache(maxsize=1)
-def english_to_korean() -> dict[str, str]:
-    """English word -> a Korean lexicon noun whose primary sense it is: of several, the shortest word
-    of two syllables or more, then the first listed ("value" -> 가치, not 가성비)."""
+def _lexicon_nouns() -> list[tuple[str, tuple[str, ...]]]:
+    """The lexicon's noun entries (verb and adjective stems cannot stand in a name)."""
     text = resources.files("pipelines").joinpath("data/ko_en_lexicon.tsv").read_text("utf-8")
-    nouns = text.split("\n# stems", 1)[0]  # verb and adjective stems cannot stand in a name
-    candidates: dict[str, list[str]] = {}
-    for line in nouns.splitlines():
+    nouns = []
+    for line in text.split("\n# stems", 1)[0].splitlines():
         if "\t" in line and not line.startswith("#"):
             korean, english = line.split("\t", 1)
-            candidates.setdefault(english.split("|")[0].strip().lower(), []).append(korean.strip())
+            senses = tuple(w.strip().lower() for w in english.split("|") if w.strip())
+            if korean.strip() and senses:
+                nouns.append((korean.strip(), senses))
+    return nouns
+
+
+@lru_cache(maxsize=1)
+def english_to_korean() -> dict[str, tuple[str, ...]]:
+    """English word -> the Korean lexicon nouns whose primary sense it is, the likeliest first: words
+    of two syllables or more, shorter first, then as listed."""
+    candidates: dict[str, list[str]] = {}
+    for korean, senses in _lexicon_nouns():
+        candidates.setdefault(senses[0], []).append(korean)
     return {
-        english: min(found, key=lambda k: (len(k) < 2, len(k), found.index(k)))
+        english: tuple(sorted(found, key=lambda k: (len(k) < 2, len(k), found.index(k))))
         for english, found in candidates.items()
     }
 
 
 @lru_cache(maxsize=1)
 def content_words() -> frozenset[str]:
-    """English words known to name things: the lexicon's senses and the vocabulary's seeds."""
-    words = {gloss for glosses in load_lexicon().values() for gloss in glosses}
+    """English words known to name things: the senses of the lexicon's nouns, the vocabulary's
+    seed words and proper names."""
+    words = {sense for _, senses in _lexicon_nouns() for sense in senses}
     words.update(seed for topic in load_vocabulary().topics for seed in topic.seeds)
     return frozenset(words) | frozenset(proper_names())
 
 
 @lru_cache(maxsize=65536)
 def display_term(term: str, language: str) -> str:
-    """A term as shown to a reader of ``language``: Korean glossed for ``en``, English put into
-    Korean for ``ko`` (proper names such as React or ETF keep their spelling)."""
+    """A term as shown to a reader of ``language``: Korean glossed for every language but ``ko``;
+    proper names such as React or ETF in their own spelling."""
     if has_hangul(term):
         if language != "ko":
             glosses = load_lexicon().get(term)
             if glosses:
                 return proper_names().get(glosses[0], glosses[0])
         return term
-    proper = proper_names().get(term.lower())
-    if proper is not None:
-        return proper
-    if language == "ko":
-        return english_to_korean().get(term, term)
-    return term
+    return proper_names().get(term.lower(), term)
 
 
 def _is_term(token: str) -> bool:
@@ -137,7 +143,17 @@ class TermTable:
     """Which conversation uses which displayed term, for ranking terms by how much they cover."""
 
     def __init__(self, tokens: list[list[str]], language: str) -> None:
-        shown = [list({display_term(t, language) for t in node if _is_term(t)}) for node in tokens]
+        korean = {t for node in tokens for t in node if has_hangul(t)} if language == "ko" else set()
+        translate = {
+            english: next(k for k in found if k in korean)
+            for english, found in english_to_korean().items()
+            if english not in proper_names() and any(k in korean for k in found)
+        }
+
+        def shown_as(term: str) -> str:  # English into Korean only in a word this history uses
+            return translate.get(term) or display_term(term, language)
+
+        shown = [list({shown_as(t) for t in node if _is_term(t)}) for node in tokens]
         self.empty = not any(shown)
         if self.empty:
             return
@@ -257,23 +273,37 @@ def label_subclusters(
     language: str,
     cluster_names: dict[int, str],
     features: list[list[str]] | None = None,
+    topics: TopicAffinity | None = None,
 ) -> list[str]:
-    """A name for every ``(cluster, members)`` group: the terms that set it apart inside its
-    cluster, skipping words its cluster's name already says."""
+    """A name for every ``(cluster, members)`` group: the vocabulary topic that sets it apart inside
+    its cluster when one does, else the terms that do, skipping words its cluster's name says."""
     language = language if language in _DESCRIPTIONS else "en"
     table = TermTable(_node_tokens(keywords, features), language)
+    scores = topics.scores() if topics is not None else None
+    vocabulary = load_vocabulary().topics
     names: list[str] = []
     taken: set[str] = set()
     for cluster, group in groups:
-        siblings = np.setdiff1d(np.flatnonzero(labels == cluster), group)
-        parent = cluster_names.get(cluster, "").lower()
-        reference = siblings if len(siblings) else None
-        terms = [t for t in table.covering(np.asarray(group), reference, limit=8) if t.lower() not in parent]
-        if len(terms) < 2:
-            terms += [t for t in table.covering(np.asarray(group), None, limit=8) if t not in terms]
-        name = _join(terms[:2]) or cluster_names.get(cluster, "")
-        if name in taken and len(terms) > 2:
-            name = _join(terms[:3])
+        members = np.asarray(group)
+        siblings = np.setdiff1d(np.flatnonzero(labels == cluster), members)
+        parent = cluster_names.get(cluster, "")
+        name = ""
+        if scores is not None and len(siblings):
+            inside, outside = scores[members].mean(axis=0), scores[siblings].mean(axis=0)
+            best = int(np.argmax(inside - outside))
+            label = vocabulary[best].label(language)
+            if inside[best] >= MIN_COVERAGE and inside[best] >= 1.5 * outside[best] and label != parent:
+                name = label
+        if not name or name in taken:
+            reference = siblings if len(siblings) else None
+            terms = [
+                t for t in table.covering(members, reference, limit=8) if t.lower() not in parent.lower()
+            ]
+            if len(terms) < 2:
+                terms += [t for t in table.covering(members, None, limit=8) if t not in terms]
+            name = _join(terms[:2]) or parent
+            if name in taken and len(terms) > 2:
+                name = _join(terms[:3])
         taken.add(name)
         names.append(name)
     return names
