@@ -65,6 +65,6 @@ def similarity_space(
         joined = normalize_rows(joined)
     if topics is None:
         return joined
-    return normalize_rows(
-        np.hstack([np.sqrt(1 - TOPIC_WEIGHT) * joined, np.sqrt(TOPIC_WEIGHT) * topics.space()])
-    )
+    # python floats keep the float32 rows float32 (a 10k history's copies stay small)
+    parts = [float(np.sqrt(1 - TOPIC_WEIGHT)) * joined, float(np.sqrt(TOPIC_WEIGHT)) * topics.space()]
+    return normalize_rows(np.hstack(parts))
