@@ -29,10 +29,11 @@ from pipelines.cluster import cluster
 from pipelines.edges import similarity_edges
 from pipelines.embed import Embedder, release_free_memory
 from pipelines.keywords import TOP_KEYWORDS, extract_keywords
-from pipelines.naming import label_clusters
+from pipelines.naming import label_clusters, label_subclusters
 from pipelines.profiles import ClusterProfile, graph_profiles
 from pipelines.space import similarity_space
 from pipelines.subclusters import find_subclusters
+from pipelines.topics import topic_affinity
 
 #: Called with (stage number 1-5, fraction of that stage done).
 StageReporter = Callable[[int, float], None]
@@ -86,7 +87,9 @@ def build_graph(
     report(2, 1.0)
 
     report(3, 0.0)
-    points = similarity_space(embedded)
+    features_of = [analysis.features for analysis in embedded.analyses]
+    topics = topic_affinity(features_of, embedded.semantic, embedder.encoder)
+    points = similarity_space(embedded, topics)
     clustering = cluster(
         points,
         min_clusters=params.min_clusters,
@@ -110,9 +113,17 @@ def build_graph(
         members = np.flatnonzero(labels == label)
         best = members[int(np.argmax(points[members] @ clustering.centroids[label]))]
         representative_titles[label] = items[best].title or items[best].orig_id
-    names = label_clusters(labels, keywords, representative_titles, params.language)
+    names = label_clusters(labels, keywords, representative_titles, params.language, features_of, topics)
+    subcluster_names = label_subclusters(
+        [(c.cluster, c.members) for c in communities],
+        labels,
+        keywords,
+        params.language,
+        {label: names[label].name for label in names},
+        features_of,
+        topics,
+    )
     cluster_ids = {label: f"cluster_{label + 1}" for label in range(clustering.k)}
-    features_of = [analysis.features for analysis in embedded.analyses]
     profiles = {
         cluster_ids[label]: profile
         for label, profile in graph_profiles(labels, features_of, embedded.semantic).items()
@@ -120,7 +131,9 @@ def build_graph(
 
     subcluster_of: dict[int, str] = {}
     subclusters: list[Subcluster] = []
-    for index, community in enumerate(communities, start=1):
+    for index, (community, subcluster_name) in enumerate(
+        zip(communities, subcluster_names, strict=True), start=1
+    ):
         subcluster_id = f"subcluster_{index}"
         for node in community.members:
             subcluster_of[node] = subcluster_id
@@ -133,7 +146,7 @@ def build_graph(
                 size=len(community.members),
                 density=community.density,
                 top_keywords=community.top_keywords,
-                name=" · ".join(community.top_keywords[:2]) or None,
+                name=subcluster_name or None,
                 cohesion_score=community.cohesion,
                 internal_edges=community.internal_edges,
             )
