@@ -56,10 +56,11 @@ def reuse_key(user_id: str, embedder: str) -> str:
 def load_reuse(blobs: BlobStore, user_id: str, embedder: Embedder) -> ReuseStore:
     """The user's reuse store; an empty one (a cold run) if there is none or it cannot be read."""
     key = reuse_key(user_id, services.settings.embedder)
+    bucket = services.settings.s3_payload_bucket
     try:
-        data = blobs.get(key, services.settings.s3_payload_bucket)
-    except InputNotFound:
-        return ReuseStore(user_id, embedder.fingerprint)
+        if key not in blobs.list_keys(key.rsplit("/", 1)[0] + "/", bucket):  # a first graph
+            return ReuseStore(user_id, embedder.fingerprint)
+        data = blobs.get(key, bucket)
     except Exception as error:  # reuse only saves time: never fail a task for it
         logger.warning("reuse.read_failed", error_type=type(error).__name__, exc_info=True)
         return ReuseStore(user_id, embedder.fingerprint)
