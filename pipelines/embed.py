@@ -42,9 +42,11 @@ MAX_WINDOWS = 12
 #: Freed heap is handed back to the system every this many encoded windows (glibc keeps it otherwise,
 #: and a 10k-conversation history would hold hundreds of megabytes of freed batches).
 TRIM_EVERY = 256
-#: Work units of analysing one text and of encoding one window (about their relative cost on CPU), so
-#: that the progress fraction, and the ETA drawn from it, follow the time actually spent.
+#: Work units of analysing one text, of hashing one text's lexical features and of encoding one window
+#: (about their relative cost on CPU), so that the progress fraction, and the ETA drawn from it,
+#: follow the time actually spent: with most texts reused, the encoder's few windows are most of it.
 ANALYSIS_COST = 1.0
+LEXICAL_COST = 0.1
 WINDOW_COST = 20.0
 #: Raise when the text analysis or the window cutting changes what a text's analysis or vector is:
 #: reused analyses and vectors of older versions are then computed afresh.
@@ -200,7 +202,8 @@ class Embedder:
         for i, k in enumerate(reused):
             if k is not None and k.semantic is not None:
                 semantic[i] = k.semantic
-        encoded, windows_encoded = self._encode_pooled(sources, len(fresh) * ANALYSIS_COST, progress)
+        done = len(fresh) * ANALYSIS_COST + len(texts) * LEXICAL_COST
+        encoded, windows_encoded = self._encode_pooled(sources, done, progress)
         if fresh:
             semantic[fresh] = encoded
         del sources, encoded
