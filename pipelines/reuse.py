@@ -73,14 +73,19 @@ class ReuseStore:
         vocabulary: dict[str, int] = {}
         arrays: dict[str, Any] = {}
         for part in ("terms", "features"):
+            rows = [
+                np.fromiter(
+                    (vocabulary.setdefault(word, len(vocabulary)) for word in words),
+                    dtype=np.int32,
+                    count=len(words),
+                )
+                for words in (getattr(entry.analysis, part) for entry in known)
+            ]
             offsets = np.zeros(len(known) + 1, dtype=np.int64)
-            tokens: list[int] = []
-            for i, entry in enumerate(known):
-                words = getattr(entry.analysis, part)
-                tokens.extend(vocabulary.setdefault(word, len(vocabulary)) for word in words)
-                offsets[i + 1] = len(tokens)
-            arrays[part] = np.asarray(tokens, dtype=np.int32)
+            np.cumsum([len(row) for row in rows], out=offsets[1:])
+            arrays[part] = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int32)
             arrays[f"{part}_offsets"] = offsets
+            del rows
         arrays["korean_share"] = np.asarray([e.analysis.korean_share for e in known], dtype=np.float64)
         semantic = [e.semantic for e in known if e.semantic is not None]
         if known and len(semantic) == len(known):
@@ -143,5 +148,4 @@ def _token_lists(
         raise ValueError(f"{part} do not match the vocabulary")
     if offsets[0] != 0 or offsets[-1] != len(tokens) or np.any(np.diff(offsets) < 0):
         raise ValueError(f"{part} offsets are not ascending")
-    flat = tokens.tolist()
-    return [[vocabulary[t] for t in flat[offsets[i] : offsets[i + 1]]] for i in range(count)]
+    return [[vocabulary[t] for t in tokens[offsets[i] : offsets[i + 1]].tolist()] for i in range(count)]
