@@ -157,6 +157,30 @@ def test_changed_embedder_version_computes_everything_afresh(
     monkeypatch.setattr(pipelines.embed, "ANALYSIS_VERSION", pipelines.embed.ANALYSIS_VERSION + 1)
     documents(run_raw, services, graph_request(services, "task_regen-version-2", user, OLD))
     assert sum(analysed) == len(OLD) + len(NOTES["source_nodes"])
+    analysed.clear()
+    monkeypatch.setitem(services.embedder.encoder.__dict__, "version", "other-weights")
+    documents(run_raw, services, graph_request(services, "task_regen-version-3", user, OLD))
+    assert sum(analysed) == len(OLD) + len(NOTES["source_nodes"])
+
+
+def test_a_windows_vector_does_not_depend_on_its_batch(services: Any) -> None:
+    encoder = services.embedder.encoder
+    texts = [
+        f"{word} " * length
+        for word, length in zip(("garden", "python", "서울", "tax"), (5, 40, 90, 160), strict=True)
+    ]
+    others = [f"filler text number {i} " * (i % 7 + 1) for i in range(23)]
+
+    def rows(batch: list[str]) -> np.ndarray:
+        out = np.zeros((len(batch), encoder.dim), dtype=np.float32)
+        for indices, vectors in encoder.encode_batches(batch):
+            out[indices] = vectors
+        return out
+
+    alone = rows(texts)
+    mixed = rows(others[:11] + texts[::-1] + others[11:])[11:15][::-1]
+    assert np.array_equal(alone, mixed)
+    assert np.allclose(np.linalg.norm(alone, axis=1), 1.0, atol=1e-5)
 
 
 def test_one_users_store_is_never_reused_for_another(
