@@ -148,9 +148,10 @@ def main() -> int:
         figures[name] = run("bench-user", f"task_bench-{name}", history)
         stages, claimed, left = stage_figures(figures[name]["progress"])
         per_stage = " ".join(f"{s}:{t:.1f}s" for s, t in stages.items())
+        eta = f"{claimed:.0f} s claimed, {left:.0f} s left" if claimed > left else "never above the time left"
         print(
             f"{name}: {figures[name]['wall']:.1f} s wall, {figures[name]['windows']} windows encoded;"
-            f" stages {per_stage}; largest ETA over-claim: {claimed:.0f} s claimed, {left:.0f} s left",
+            f" stages {per_stage}; largest ETA over-claim: {eta}",
             flush=True,
         )
     cold, warm = figures["cold"], figures["warm"]

@@ -45,7 +45,7 @@ TRIM_EVERY = 256
 #: Work units of analysing one text, of hashing one text's lexical features and of encoding one window
 #: (about their relative cost on CPU), so that the progress fraction, and the ETA drawn from it,
 #: follow the time actually spent: with most texts reused, the encoder's few windows are most of it.
-ANALYSIS_COST = 1.0
+ANALYSIS_COST = 3.0
 LEXICAL_COST = 0.1
 WINDOW_COST = 20.0
 #: Raise when the text analysis or the window cutting changes what a text's analysis or vector is:
