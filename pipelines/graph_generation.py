@@ -2,7 +2,8 @@
 
 Stages, as the backend's progress messages number them: 1 embedding, 2 keywords, 3 clusters,
 4 similarity edges, 5 refinement (subclusters, names, assembly). Pure computation: the actor does
-the reading, writing and indexing.
+the reading, writing and indexing. Texts a previous graph of the user already analysed and embedded
+(``known``, see ``pipelines.reuse``) are reused; the documents are the same either way.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from models.graph import (
 from models.source import SourceItem
 from pipelines.cluster import cluster
 from pipelines.edges import similarity_edges
-from pipelines.embed import Embedder, release_free_memory
+from pipelines.embed import Embedded, Embedder, Known, release_free_memory
 from pipelines.keywords import TOP_KEYWORDS, extract_keywords
 from pipelines.naming import label_clusters, label_subclusters
 from pipelines.profiles import ClusterProfile, graph_profiles
@@ -51,13 +52,15 @@ class GraphParams:
 
 @dataclass(slots=True)
 class GraphBuild:
-    """The pipeline's outputs: both documents, the stored vectors (rows match ``graph.nodes``) and
-    each cluster's profile (what add-node compares new items with), by cluster id."""
+    """The pipeline's outputs: both documents, the stored vectors (rows match ``graph.nodes``),
+    each cluster's profile (what add-node compares new items with), by cluster id, and the embedding
+    (analyses and semantic vectors, what the next graph of the user can reuse)."""
 
     graph: GraphDocument
     features: FeaturesDocument
     vectors: np.ndarray
     profiles: dict[str, ClusterProfile]
+    embedded: Embedded
 
 
 def iso_time(epoch: float | None) -> str | None:
@@ -72,14 +75,18 @@ def _silent(stage: int, fraction: float) -> None:
 
 
 def build_graph(
-    items: list[SourceItem], embedder: Embedder, params: GraphParams, report: StageReporter = _silent
+    items: list[SourceItem],
+    embedder: Embedder,
+    params: GraphParams,
+    report: StageReporter = _silent,
+    known: list[Known | None] | None = None,
 ) -> GraphBuild:
-    """Run stages 1-5 over ``items`` (at least one)."""
+    """Run stages 1-5 over ``items`` (at least one); ``known[i]`` is reused for ``items[i]``."""
     if not items:
         raise ValueError("build_graph needs at least one item")
 
     report(1, 0.0)
-    embedded = embedder.embed([item.text for item in items], progress=lambda f: report(1, f))
+    embedded = embedder.embed([item.text for item in items], progress=lambda f: report(1, f), known=known)
     report(1, 1.0)
 
     report(2, 0.0)
@@ -216,4 +223,4 @@ def build_graph(
         metadata={"embedding_model": embedder.name, "embedding_dim": embedder.dim, "total": len(items)},
     )
     report(5, 1.0)
-    return GraphBuild(graph=graph, features=features, vectors=embedded.vectors, profiles=profiles)
+    return GraphBuild(graph, features, embedded.vectors, profiles, embedded)

@@ -129,7 +129,10 @@ def topic_vectors(encoder: TextEncoder) -> np.ndarray:
             f"{topic.en}: " + " ".join(w for w in topic.seeds if not has_hangul(w))
             for topic in load_vocabulary().topics
         ]
-        _VECTORS[encoder.name] = normalize_rows(encoder.encode(descriptions))
+        vectors = np.zeros((len(descriptions), encoder.dim), dtype=np.float32)
+        for indices, rows in encoder.encode_batches(descriptions):
+            vectors[indices] = rows
+        _VECTORS[encoder.name] = normalize_rows(vectors)
     return _VECTORS[encoder.name]
 
 
