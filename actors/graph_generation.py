@@ -1,7 +1,13 @@
-"""GRAPH_GENERATION_REQUEST: a user's bundle in, ``graph.json`` and ``features.json`` out."""
+"""GRAPH_GENERATION_REQUEST: a user's bundle in, ``graph.json`` and ``features.json`` out.
+
+What the user's previous graph computed (each conversation's analysis and vector, ``pipelines.reuse``)
+is read from the blob store, where every worker can read it, and reused for unchanged conversations;
+the new graph's store replaces it, and the vectors of conversations no longer in the input are deleted.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import numpy as np
@@ -16,6 +22,7 @@ from adapters.blobs import BlobStore, put_json, read_objects
 from adapters.llm import LLMClient, name_cluster
 from adapters.vectors import Scalar, vector_id
 from core.errors import InputNotFound, InvalidInput, TransientError
+from core.services import collection_name
 from core.settings import Settings
 from middleware.results import report_progress
 from models.envelope import TaskType
@@ -23,10 +30,12 @@ from models.graph import GraphDocument
 from models.requests import GraphGenerationRequest
 from models.results import GraphGenerationResult, Status
 from pipelines.add_node import graph_cluster_rows
+from pipelines.embed import Embedder
 from pipelines.files.limits import MB, FileLimits
 from pipelines.graph_generation import GraphBuild, GraphParams, build_graph
 from pipelines.ingest import ingest
 from pipelines.polish import rename_clusters
+from pipelines.reuse import ReuseStore
 
 logger = structlog.get_logger(__name__)
 
@@ -39,6 +48,40 @@ def graph_key(user_id: str, task_id: str) -> str:
 def features_key(user_id: str, task_id: str) -> str:
     """Where ``features.json`` of a task is written."""
     return f"results/macro/{user_id}/{task_id}/features.json"
+
+
+def reuse_key(user_id: str, embedder: str) -> str:
+    """Where the reuse store of ``user_id`` for the ``EMBEDDER`` setting ``embedder`` is kept (the user
+    id is hashed: any string is a safe key, and one user's key can never name another's)."""
+    user = hashlib.blake2b(user_id.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return f"cache/graph-generation/{user}/{collection_name(embedder)}.npz"
+
+
+def load_reuse(blobs: BlobStore, user_id: str, embedder: Embedder) -> ReuseStore:
+    """The user's reuse store; an empty one (a cold run) if there is none or it cannot be read."""
+    key = reuse_key(user_id, services.settings.embedder)
+    bucket = services.settings.s3_payload_bucket
+    try:
+        if key not in blobs.list_keys(key.rsplit("/", 1)[0] + "/", bucket):  # a first graph
+            return ReuseStore(user_id, embedder.fingerprint)
+        data = blobs.get(key, bucket)
+    except Exception as error:  # reuse only saves time: never fail a task for it
+        logger.warning("reuse.read_failed", error_type=type(error).__name__, exc_info=True)
+        return ReuseStore(user_id, embedder.fingerprint)
+    try:
+        return ReuseStore.from_bytes(data, user_id, embedder.fingerprint)
+    except ValueError as error:
+        logger.warning("reuse.invalid", error=str(error))
+        return ReuseStore(user_id, embedder.fingerprint)
+
+
+def save_reuse(blobs: BlobStore, store: ReuseStore) -> None:
+    """Replace the user's reuse store with ``store`` (best effort)."""
+    key = reuse_key(store.user_id, services.settings.embedder)
+    try:
+        blobs.put(key, store.to_bytes(), services.settings.s3_payload_bucket, "application/octet-stream")
+    except Exception as error:  # the next run is cold, nothing worse
+        logger.warning("reuse.write_failed", error_type=type(error).__name__, exc_info=True)
 
 
 def input_keys(blobs: BlobStore, keys: list[str], bucket: str | None) -> list[str]:
@@ -112,6 +155,7 @@ def index_vectors(request: GraphGenerationRequest, task_id: str, built: GraphBui
     services.vectors.upsert(
         ids, np.asarray(built.vectors), node_metadata(request.user_id, task_id, built.graph)
     )
+    services.vectors.prune(request.user_id, ids)  # conversations that left the history
     rows = graph_cluster_rows(request.user_id, built.graph, built.profiles, services.embedder.dim)
     services.vectors.upsert_clusters(request.user_id, task_id, rows, replace=True)
 
@@ -147,7 +191,19 @@ def _generate_graph(
         max_clusters=request.max_clusters,
         num_clusters=request.num_clusters,
     )
-    built = build_graph(result.items, services.embedder, params, report=report_progress)
+    embedder = services.embedder
+    known = load_reuse(blobs, request.user_id, embedder).lookup(result.items)
+    built = build_graph(result.items, embedder, params, report=report_progress, known=known)
+    del known
+    logger.info(
+        "graph.reuse",
+        reused=len(result.items) - built.embedded.fresh,
+        fresh=built.embedded.fresh,
+        windows_encoded=built.embedded.windows,
+    )
+    save_reuse(
+        blobs, ReuseStore.of_build(request.user_id, embedder.fingerprint, result.items, built.embedded)
+    )
     improve_names(built.graph, request.language, llm)
 
     out_bucket = services.settings.s3_payload_bucket

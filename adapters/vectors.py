@@ -128,6 +128,15 @@ class ChromaVectorStore:
             return int(self._collection.count())
         return len(self._collection.get(where={"userId": user_id}, include=[])["ids"])
 
+    def prune(self, user_id: str, keep: Sequence[str]) -> int:
+        """Delete the vectors of ``user_id`` whose ids are not in ``keep``; returns how many went."""
+        stored = self._collection.get(where={"userId": user_id}, include=[])["ids"]
+        kept = set(keep)
+        stale = [i for i in stored if i not in kept and i.startswith(f"{user_id}_")]
+        for start in range(0, len(stale), self._batch):
+            self._collection.delete(ids=stale[start : start + self._batch])
+        return len(stale)
+
     def upsert_clusters(
         self,
         user_id: str,

@@ -1,6 +1,7 @@
 """Graph generation at scale: wall time per stage and peak memory for 1k, 2k and 10k conversations.
 
 Usage: python bench/graph_generation.py [--sizes 1000,2000,10000] [--embedder hybrid] [--seed 0]
+                                       [--bare-sample N]
 
 Each size runs in its own process (peak RSS is per process). The synthetic histories are built by
 ``synthetic_history``: conversations of 2-8 messages drawn from the sentences of the labelled
@@ -8,6 +9,12 @@ fixtures and the demo sample, one topic per conversation, Korean, English and mi
 timestamps spread over two years. The table shows seconds per stage (1 embedding, 2 keywords,
 3 clusters, 4 edges, 5 refinement), JSON serialisation of graph.json + features.json, the ratio of
 all non-embedding work to embedding, and the peak resident memory.
+
+With a sentence encoder, it also shows the encoder windows per second of stage 1 (``enc w/s``: every
+window the pipeline encoded over the whole embedding stage, analysis included) next to the model's
+bare throughput (``bare w/s``), measured in the same process right after: the same windows given to a
+plain ``SentenceTransformer.encode`` (batch 32, the library's default), nothing else. ``--bare-sample``
+times the bare model on that many of the windows (evenly spread) instead of all of them.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -69,7 +79,32 @@ def synthetic_history(size: int, seed: int = 0) -> list[dict[str, object]]:
     return history
 
 
-def run_one(size: int, embedder_name: str, seed: int) -> dict[str, float]:
+def bare_throughput(embedder: Any, texts: list[str], sample: int) -> float:
+    """Windows per second of the plain model on the windows the pipeline encoded for ``texts``."""
+    from sentence_transformers import SentenceTransformer
+
+    from adapters.encoders import bundled_minilm_path
+    from pipelines.embed import windows
+
+    analyses = embedder.analyzer.analyze_many(texts)
+    sources = [a.english_view for a in analyses] if embedder.mode == "hybrid" else texts
+    flat = [chunk for text in sources for chunk in windows(text)]
+    del analyses, sources
+    if 0 < sample < len(flat):
+        flat = [flat[i] for i in np.linspace(0, len(flat) - 1, sample).round().astype(int)]
+    name = embedder.encoder.name
+    model = SentenceTransformer(
+        str(bundled_minilm_path()) if name == "all-MiniLM-L6-v2" else name,
+        device="cpu",
+        local_files_only=True,
+    )
+    model.encode(flat[:32], batch_size=32)  # first-call costs
+    started = time.perf_counter()
+    model.encode(flat, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+    return len(flat) / (time.perf_counter() - started)
+
+
+def run_one(size: int, embedder_name: str, seed: int, bare_sample: int = 0) -> dict[str, float]:
     """Build one graph of ``size`` conversations in this process and measure it."""
     from core.services import build_embedder
     from pipelines.graph_generation import GraphParams, build_graph
@@ -98,6 +133,12 @@ def run_one(size: int, embedder_name: str, seed: int) -> dict[str, float]:
     figures["edges"] = float(len(built.graph.edges))
     figures["clusters"] = float(built.graph.metadata.total_clusters)
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["windows"] = float(built.embedded.windows)
+    figures["encoder_rate"] = built.embedded.windows / figures["stage1"]
+    figures["bare_rate"] = 0.0
+    if embedder.encoder is not None:
+        del built
+        figures["bare_rate"] = bare_throughput(embedder, [item.text for item in items], bare_sample)
     return figures
 
 
@@ -108,16 +149,18 @@ def main() -> int:
     parser.add_argument("--sizes", default="1000,2000,10000")
     parser.add_argument("--embedder", default="hybrid")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bare-sample", type=int, default=0)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.embedder, args.seed)))
+        print(json.dumps(run_one(args.one, args.embedder, args.seed, args.bare_sample)))
         return 0
 
     print(f"machine: {os.cpu_count()} cores; embedder: {args.embedder}")
     header = (
         f"{'n':>6} {'embed':>8} {'keywords':>9} {'clusters':>9} {'edges':>7} {'refine':>7} {'json':>6}"
         f" {'non-embed':>10} {'ratio':>6} {'peak MB':>8} {'#edges':>7} {'k':>3}"
+        f" {'windows':>8} {'enc w/s':>8} {'bare w/s':>9} {'enc/bare':>9}"
     )
     print(header)
     results: dict[int, dict[str, float]] = {}
@@ -131,6 +174,8 @@ def main() -> int:
             args.embedder,
             "--seed",
             str(args.seed),
+            "--bare-sample",
+            str(args.bare_sample),
         ]
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         figures = json.loads(output.strip().splitlines()[-1])
@@ -141,7 +186,9 @@ def main() -> int:
             f"{size:>6} {figures['stage1']:>8.1f} {figures['stage2']:>9.2f} {figures['stage3']:>9.2f}"
             f" {figures['stage4']:>7.2f} {figures['stage5']:>7.2f} {figures['serialise']:>6.2f}"
             f" {non_embed:>10.2f} {non_embed / figures['stage1']:>6.1%} {figures['peak_rss_mb']:>8.0f}"
-            f" {int(figures['edges']):>7} {int(figures['clusters']):>3}",
+            f" {int(figures['edges']):>7} {int(figures['clusters']):>3} {int(figures['windows']):>8}"
+            f" {figures['encoder_rate']:>8.1f} {figures['bare_rate']:>9.1f}"
+            f" {figures['encoder_rate'] / figures['bare_rate'] if figures['bare_rate'] else 0:>9.1%}",
             flush=True,
         )
     if 2000 in results and 10000 in results:

@@ -54,7 +54,7 @@ def collection_name(embedder: str) -> str:
 
 #: The calls of each outside service that are audited (``audit.py``).
 AUDITED_BLOB_CALLS = ("list_keys", "size", "get", "put")
-AUDITED_VECTOR_CALLS = ("upsert", "nearest", "get", "count", "upsert_clusters", "user_clusters")
+AUDITED_VECTOR_CALLS = ("upsert", "nearest", "get", "count", "prune", "upsert_clusters", "user_clusters")
 AUDITED_SINK_CALLS = ("publish",)
 
 

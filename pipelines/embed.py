@@ -11,14 +11,18 @@ Three modes, chosen by the ``EMBEDDER`` setting (see ``core.services``):
   model baked into the production image.
 
 Long texts are cut into word windows, encoded in batches and mean-pooled (weighted by window length).
+A text whose analysis and semantic vector a previous task computed (``Known``, see ``pipelines.reuse``)
+is neither analysed nor encoded again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-from collections.abc import Callable, Sequence
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Literal, Protocol
 
 import numpy as np
@@ -35,11 +39,18 @@ SEMANTIC_SHARE = 0.5
 WINDOW_WORDS = 150
 #: At most this many windows per text (evenly spread), so one huge conversation cannot stall a batch.
 MAX_WINDOWS = 12
-#: Windows per encoder call.
-BATCH_WINDOWS = 64
-#: Freed heap is handed back to the system every this many encoder calls (glibc keeps it otherwise,
+#: Freed heap is handed back to the system every this many encoded windows (glibc keeps it otherwise,
 #: and a 10k-conversation history would hold hundreds of megabytes of freed batches).
-TRIM_EVERY = 4
+TRIM_EVERY = 256
+#: Work units of analysing one text, of hashing one text's lexical features and of encoding one window
+#: (about their relative cost on CPU), so that the progress fraction, and the ETA drawn from it,
+#: follow the time actually spent: with most texts reused, the encoder's few windows are most of it.
+ANALYSIS_COST = 3.0
+LEXICAL_COST = 0.1
+WINDOW_COST = 20.0
+#: Raise when the text analysis or the window cutting changes what a text's analysis or vector is:
+#: reused analyses and vectors of older versions are then computed afresh.
+ANALYSIS_VERSION = 1
 
 
 class TextEncoder(Protocol):
@@ -48,18 +59,35 @@ class TextEncoder(Protocol):
     name: str
     dim: int
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Encode ``texts`` into an ``(len(texts), dim)`` float32 array of unit rows."""
+    @property
+    def version(self) -> str:
+        """A fingerprint of what decides the vectors (weights, reading length)."""
+        ...
+
+    def encode_batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Encode ``texts``: yields (indices into ``texts``, ``(len(indices), dim)`` float32 unit rows)
+        batch by batch. A text's row must not depend on the other texts encoded with it."""
         ...
 
 
 @dataclass(slots=True)
+class Known:
+    """What a previous task computed for a text: its analysis (no ``english_view``) and semantic vector."""
+
+    analysis: AnalyzedText
+    semantic: np.ndarray | None
+
+
+@dataclass(slots=True)
 class Embedded:
-    """Vectors for a batch of texts, with what the later stages reuse."""
+    """Vectors for a batch of texts, with what the later stages reuse; ``fresh`` texts were analysed
+    here (the others were known) and ``windows`` encoder windows were encoded."""
 
     vectors: np.ndarray
     analyses: list[AnalyzedText]
     semantic: np.ndarray | None
+    fresh: int = 0
+    windows: int = 0
 
 
 def release_free_memory() -> None:
@@ -120,33 +148,83 @@ class Embedder:
         assert self.encoder is not None
         return f"hybrid-ko-en+{self.encoder.name}" if self.mode == "hybrid" else self.encoder.name
 
-    def embed(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Embedded:
-        """Analyse and embed ``texts``; ``progress`` hears the fraction done."""
-        analyses = self.analyzer.analyze_many(list(texts))
-        if progress:
-            progress(0.1)
+    @property
+    def fingerprint(self) -> str:
+        """Everything a stored vector or analysis depends on besides the text: reuse needs it equal."""
+        lexicon = hashlib.blake2b(digest_size=8)
+        for korean, english in sorted(self.analyzer.lexicon.items()):
+            lexicon.update(f"{korean}\t{'|'.join(english)}\n".encode())
+        parts = [
+            self.name,
+            self.encoder.version if self.encoder is not None else "",
+            f"dim={self.dim}",
+            f"analysis={ANALYSIS_VERSION}",
+            f"kiwi={_package_version('kiwipiepy')}",
+            f"lexicon={lexicon.hexdigest()}",
+            f"windows={WINDOW_WORDS}x{MAX_WINDOWS}",
+            f"share={SEMANTIC_SHARE}",
+        ]
+        return "|".join(parts)
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        progress: ProgressCallback | None = None,
+        known: Sequence[Known | None] | None = None,
+    ) -> Embedded:
+        """Analyse and embed ``texts``; ``progress`` hears the fraction done.
+
+        ``known[i]``, when given, is reused for ``texts[i]`` instead of analysing and encoding it.
+        """
+        reused = list(known) if known is not None else [None] * len(texts)
+        if len(reused) != len(texts):
+            raise ValueError("known must have one entry per text")
+        if self.mode != "lexical":  # a known analysis without its vector is of no use here
+            reused = [k if k is not None and k.semantic is not None else None for k in reused]
+        fresh = [i for i, k in enumerate(reused) if k is None]
+        fresh_analyses = self.analyzer.analyze_many([texts[i] for i in fresh])
+        analyses: list[AnalyzedText] = [k.analysis if k is not None else AnalyzedText() for k in reused]
+        for i, analysis in zip(fresh, fresh_analyses, strict=True):
+            analyses[i] = analysis
         lexical = self._lexical(analyses)
         if self.mode == "lexical":
             if progress:
                 progress(1.0)
-            return Embedded(vectors=lexical, analyses=analyses, semantic=None)
-        sources = [a.english_view for a in analyses] if self.mode == "hybrid" else list(texts)
-        for analysis in analyses:
+            return Embedded(vectors=lexical, analyses=analyses, semantic=None, fresh=len(fresh))
+        if self.mode == "hybrid":
+            sources = [analysis.english_view for analysis in fresh_analyses]
+        else:
+            sources = [texts[i] for i in fresh]
+        for analysis in fresh_analyses:
             analysis.english_view = ""  # read once; at 10k texts it is tens of megabytes
-        semantic = self._encode_pooled(sources, progress)
-        del sources
+        del fresh_analyses
+        semantic = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, k in enumerate(reused):
+            if k is not None and k.semantic is not None:
+                semantic[i] = k.semantic
+        done = len(fresh) * ANALYSIS_COST + len(texts) * LEXICAL_COST
+        encoded, windows_encoded = self._encode_pooled(sources, done, progress)
+        if fresh:
+            semantic[fresh] = encoded
+        del sources, encoded
         release_free_memory()
         if self.mode == "model":
-            return Embedded(vectors=semantic, analyses=analyses, semantic=semantic)
+            return Embedded(semantic, analyses, semantic, fresh=len(fresh), windows=windows_encoded)
         mixed = np.sqrt(SEMANTIC_SHARE) * semantic + np.sqrt(1 - SEMANTIC_SHARE) * lexical
-        return Embedded(vectors=normalize_rows(mixed), analyses=analyses, semantic=semantic)
+        return Embedded(normalize_rows(mixed), analyses, semantic, fresh=len(fresh), windows=windows_encoded)
 
     def _lexical(self, analyses: list[AnalyzedText]) -> np.ndarray:
         counts = self._hasher.transform([a.features for a in analyses])
         counts.data = np.sign(counts.data) * np.log1p(np.abs(counts.data))
         return normalize_rows(counts.toarray())
 
-    def _encode_pooled(self, texts: list[str], progress: ProgressCallback | None) -> np.ndarray:
+    def _encode_pooled(
+        self, texts: list[str], done_before: float, progress: ProgressCallback | None
+    ) -> tuple[np.ndarray, int]:
+        """Mean-pooled unit vectors of ``texts`` and the number of windows encoded.
+
+        ``done_before`` work units (the analysis) are already done when encoding starts.
+        """
         assert self.encoder is not None
         owners: list[int] = []
         flat: list[str] = []
@@ -157,14 +235,27 @@ class Embedder:
                 flat.append(chunk)
                 weights.append(max(1, len(chunk.split())))
         pooled = np.zeros((len(texts), self.dim), dtype=np.float32)
-        owner_index = np.asarray(owners)
+        owner_index = np.asarray(owners, dtype=np.int64)
         weight_array = np.asarray(weights, dtype=np.float32)
-        for start in range(0, len(flat), BATCH_WINDOWS):
-            stop = min(start + BATCH_WINDOWS, len(flat))
-            vectors = self.encoder.encode(flat[start:stop]) * weight_array[start:stop, None]
-            np.add.at(pooled, owner_index[start:stop], vectors)
-            if (start // BATCH_WINDOWS) % TRIM_EVERY == TRIM_EVERY - 1:
+        total = done_before + WINDOW_COST * len(flat)
+        if progress and total:
+            progress(done_before / total)
+        encoded = 0
+        for indices, vectors in self.encoder.encode_batches(flat):
+            # a text's windows arrive in the same order whatever else is encoded: sums are reproducible
+            np.add.at(pooled, owner_index[indices], vectors * weight_array[indices, None])
+            if (encoded + len(indices)) // TRIM_EVERY > encoded // TRIM_EVERY:
                 release_free_memory()
+            encoded += len(indices)
             if progress:
-                progress(0.1 + 0.9 * stop / len(flat))
-        return normalize_rows(pooled)
+                progress((done_before + WINDOW_COST * encoded) / total)
+        if progress:
+            progress(1.0)
+        return normalize_rows(pooled), len(flat)
+
+
+def _package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"

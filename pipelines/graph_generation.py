@@ -2,7 +2,8 @@
 
 Stages, as the backend's progress messages number them: 1 embedding, 2 keywords, 3 clusters,
 4 similarity edges, 5 refinement (subclusters, names, assembly). Pure computation: the actor does
-the reading, writing and indexing.
+the reading, writing and indexing. Texts a previous graph of the user already analysed and embedded
+(``known``, see ``pipelines.reuse``) are reused; the documents are the same either way.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from models.graph import (
 from models.source import SourceItem
 from pipelines.cluster import cluster
 from pipelines.edges import similarity_edges
-from pipelines.embed import Embedder, release_free_memory
+from pipelines.embed import Embedded, Embedder, Known, release_free_memory
 from pipelines.keywords import TOP_KEYWORDS, extract_keywords
-from pipelines.naming import label_clusters
+from pipelines.naming import label_clusters, label_subclusters
 from pipelines.profiles import ClusterProfile, graph_profiles
 from pipelines.space import similarity_space
 from pipelines.subclusters import find_subclusters
+from pipelines.topics import topic_affinity
 
 #: Called with (stage number 1-5, fraction of that stage done).
 StageReporter = Callable[[int, float], None]
@@ -50,13 +52,15 @@ class GraphParams:
 
 @dataclass(slots=True)
 class GraphBuild:
-    """The pipeline's outputs: both documents, the stored vectors (rows match ``graph.nodes``) and
-    each cluster's profile (what add-node compares new items with), by cluster id."""
+    """The pipeline's outputs: both documents, the stored vectors (rows match ``graph.nodes``),
+    each cluster's profile (what add-node compares new items with), by cluster id, and the embedding
+    (analyses and semantic vectors, what the next graph of the user can reuse)."""
 
     graph: GraphDocument
     features: FeaturesDocument
     vectors: np.ndarray
     profiles: dict[str, ClusterProfile]
+    embedded: Embedded
 
 
 def iso_time(epoch: float | None) -> str | None:
@@ -71,14 +75,18 @@ def _silent(stage: int, fraction: float) -> None:
 
 
 def build_graph(
-    items: list[SourceItem], embedder: Embedder, params: GraphParams, report: StageReporter = _silent
+    items: list[SourceItem],
+    embedder: Embedder,
+    params: GraphParams,
+    report: StageReporter = _silent,
+    known: list[Known | None] | None = None,
 ) -> GraphBuild:
-    """Run stages 1-5 over ``items`` (at least one)."""
+    """Run stages 1-5 over ``items`` (at least one); ``known[i]`` is reused for ``items[i]``."""
     if not items:
         raise ValueError("build_graph needs at least one item")
 
     report(1, 0.0)
-    embedded = embedder.embed([item.text for item in items], progress=lambda f: report(1, f))
+    embedded = embedder.embed([item.text for item in items], progress=lambda f: report(1, f), known=known)
     report(1, 1.0)
 
     report(2, 0.0)
@@ -86,7 +94,9 @@ def build_graph(
     report(2, 1.0)
 
     report(3, 0.0)
-    points = similarity_space(embedded)
+    features_of = [analysis.features for analysis in embedded.analyses]
+    topics = topic_affinity(features_of, embedded.semantic, embedder.encoder)
+    points = similarity_space(embedded, topics)
     clustering = cluster(
         points,
         min_clusters=params.min_clusters,
@@ -110,9 +120,17 @@ def build_graph(
         members = np.flatnonzero(labels == label)
         best = members[int(np.argmax(points[members] @ clustering.centroids[label]))]
         representative_titles[label] = items[best].title or items[best].orig_id
-    names = label_clusters(labels, keywords, representative_titles, params.language)
+    names = label_clusters(labels, keywords, representative_titles, params.language, features_of, topics)
+    subcluster_names = label_subclusters(
+        [(c.cluster, c.members) for c in communities],
+        labels,
+        keywords,
+        params.language,
+        {label: names[label].name for label in names},
+        features_of,
+        topics,
+    )
     cluster_ids = {label: f"cluster_{label + 1}" for label in range(clustering.k)}
-    features_of = [analysis.features for analysis in embedded.analyses]
     profiles = {
         cluster_ids[label]: profile
         for label, profile in graph_profiles(labels, features_of, embedded.semantic).items()
@@ -120,7 +138,9 @@ def build_graph(
 
     subcluster_of: dict[int, str] = {}
     subclusters: list[Subcluster] = []
-    for index, community in enumerate(communities, start=1):
+    for index, (community, subcluster_name) in enumerate(
+        zip(communities, subcluster_names, strict=True), start=1
+    ):
         subcluster_id = f"subcluster_{index}"
         for node in community.members:
             subcluster_of[node] = subcluster_id
@@ -133,7 +153,7 @@ def build_graph(
                 size=len(community.members),
                 density=community.density,
                 top_keywords=community.top_keywords,
-                name=" · ".join(community.top_keywords[:2]) or None,
+                name=subcluster_name or None,
                 cohesion_score=community.cohesion,
                 internal_edges=community.internal_edges,
             )
@@ -203,4 +223,4 @@ def build_graph(
         metadata={"embedding_model": embedder.name, "embedding_dim": embedder.dim, "total": len(items)},
     )
     report(5, 1.0)
-    return GraphBuild(graph=graph, features=features, vectors=embedded.vectors, profiles=profiles)
+    return GraphBuild(graph, features, embedded.vectors, profiles, embedded)

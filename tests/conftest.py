@@ -5,7 +5,9 @@ The environment is set before ``actors`` is imported, exactly as an operator wou
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -35,6 +37,7 @@ from actors import broker as _broker  # noqa: E402
 from actors import services as _services  # noqa: E402
 from actors.broker import QUEUE  # noqa: E402
 from adapters.sinks import MemorySink  # noqa: E402
+from core.logs import build_handler  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -90,6 +93,18 @@ def upload(services: Any) -> Callable[[str, bytes | str | Any], None]:
         services.blobs.put(key, data)
 
     return put
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The JSON lines the worker's own handler renders while the test runs."""
+    stream = io.StringIO()
+    handler = build_handler("json", stream)
+    logging.getLogger().addHandler(handler)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    finally:
+        logging.getLogger().removeHandler(handler)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

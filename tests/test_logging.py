@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import json
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from core import context
-from core.logs import build_handler, redact_text
+from core.logs import redact_text
 
 from helpers import answers, example
 
 Run = Callable[[bytes | dict[str, Any]], list[dict[str, Any]]]
-
-
-@pytest.fixture
-def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """The JSON lines the worker's own handler renders while the test runs."""
-    stream = io.StringIO()
-    handler = build_handler("json", stream)
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-    finally:
-        root.removeHandler(handler)
 
 
 def test_lines_of_a_message_carry_its_context(

@@ -3,9 +3,7 @@ the liveness file and the visibility heartbeat's bound."""
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +21,6 @@ from actors.graph_generation import generate_graph
 from brokers.visibility import Held, VisibilityHeartbeat
 from core.audit import audit_calls, audited
 from core.context import CONTEXT_KEYS
-from core.logs import build_handler
 from core.sentry import init_sentry
 from core.settings import Settings
 from middleware import metrics
@@ -36,17 +33,6 @@ from helpers import EXAMPLES, answers, example
 
 Run = Callable[[bytes | dict[str, Any]], list[dict[str, Any]]]
 Lines = Callable[[], list[dict[str, Any]]]
-
-
-@pytest.fixture
-def log_lines() -> Iterator[Lines]:
-    stream = io.StringIO()
-    handler = build_handler("json", stream)
-    logging.getLogger().addHandler(handler)
-    try:
-        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-    finally:
-        logging.getLogger().removeHandler(handler)
 
 
 class CollectingTransport(Transport):

@@ -9,12 +9,10 @@ Chroma is real: a port nobody listens on, and a ``chroma run`` server stopped an
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,6 @@ from actors.graph_generation import generate_graph
 from adapters.llm import llm_from_settings
 from adapters.sinks import MemorySink
 from core import context
-from core.logs import build_handler
 from core.services import Services, build_sink
 from core.settings import Settings
 from middleware.envelope import message_id_for
@@ -36,18 +33,6 @@ from helpers import EXAMPLES, answers
 from servers import chroma_server, free_port
 
 Lines = Callable[[], list[dict[str, Any]]]
-
-
-@pytest.fixture
-def log_lines() -> Iterator[Lines]:
-    """The JSON lines the worker's own handler renders while the test runs."""
-    stream = io.StringIO()
-    handler = build_handler("json", stream)
-    logging.getLogger().addHandler(handler)
-    try:
-        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-    finally:
-        logging.getLogger().removeHandler(handler)
 
 
 def use_chroma_server(monkeypatch: pytest.MonkeyPatch, services: Any, port: int) -> None:
