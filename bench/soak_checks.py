@@ -196,6 +196,14 @@ def vector_checks(outcome: Outcome, tasks: dict[str, Task]) -> list[Check]:
             crossing.append(f"cluster row {rid} of {user} (task {task_id})")
     duplicates += [f"cluster {k} x{n}" for k, n in rows.items() if n > 1]
 
+    # A regeneration removes the vectors of conversations that are not in its input (issue 11): a
+    # vector is only missing if no later graph of the same user left it out.
+    regenerations: dict[str, list[tuple[float, set[str]]]] = {}
+    for task_id in completed:
+        if tasks[task_id].task_type == "GRAPH_GENERATION_REQUEST" and task_id in outcome.documents:
+            regenerations.setdefault(tasks[task_id].user_id, []).append(
+                (min(outcome.answered_at.get(task_id) or [0.0]), output_ids(outcome.documents[task_id]))
+            )
     missing = []
     for task_id in sorted(completed):
         task, document = tasks[task_id], outcome.documents.get(task_id)
@@ -207,7 +215,14 @@ def vector_checks(outcome: Outcome, tasks: dict[str, Task]) -> list[Check]:
         crossing += [f"{task_id}: {e}" for e in foreign_edges(document, task.user_id)]
         if not firsts[task_id].payload.get("error"):
             stored = {o for (u, o) in seen if u == task.user_id}
-            missing += [f"{task_id}: {o}" for o in sorted(outputs - stored)]
+            answered = min(outcome.answered_at.get(task_id) or [float("inf")])
+            pruned = {
+                o
+                for o in outputs - stored
+                for at, kept in regenerations.get(task.user_id, [])
+                if at > answered and o not in kept
+            }
+            missing += [f"{task_id}: {o}" for o in sorted(outputs - stored - pruned)]
     partial = sum(1 for t in completed if firsts[t].payload.get("error"))
     return [
         Check(

@@ -38,9 +38,8 @@ VISIBILITY = 30
 #: The worker's shutdown budget in these tests (production: 100 s inside ECS's 120 s stopTimeout).
 BUDGET = 8
 BUCKET = "lifecycle-payloads"
-#: Conversations in the synthetic histories: a graph generation of ``SHORT`` outlasts the budget by
-#: far, one of ``LONG`` outlasts the visibility timeout.
-SHORT = 2000
+#: Conversations in the synthetic history: its graph generation outlasts the shutdown budget by far
+#: and the visibility timeout (about 20 s on an idle 2-core machine; 2,000 took 8 s, too short).
 LONG = 8000
 
 
@@ -186,14 +185,17 @@ def synthetic_history(size: int, seed: int = 0) -> list[dict[str, Any]]:
 
 
 def send_graph_generation(endpoint: str, queues: dict[str, str], task_id: str, size: int) -> None:
-    """Upload a synthetic history of ``size`` conversations and send the backend's envelope for it."""
+    """Upload a synthetic history of ``size`` conversations and send the backend's envelope for it.
+
+    Each task has a user of its own: a user's second graph of the same history reuses the first's
+    vectors (``pipelines.reuse``) and would finish in seconds."""
     prefix = f"graph-generation/{task_id}/"
     body = json.dumps(synthetic_history(size), ensure_ascii=False).encode()
     aws_client("s3", endpoint).put_object(Bucket=BUCKET, Key=prefix + "input.json", Body=body)
     envelope = example("request_graph_generation.json")
     envelope["taskId"] = task_id
     envelope["payload"].update(
-        {"userId": "user-lc", "s3Key": prefix, "bucket": BUCKET, "includeSummary": False}
+        {"userId": task_id.removeprefix("task_"), "s3Key": prefix, "bucket": BUCKET, "includeSummary": False}
     )
     aws_client("sqs", endpoint).send_message(
         QueueUrl=queues["SQS_REQUEST_QUEUE_URL"], MessageBody=json.dumps(envelope)
@@ -242,11 +244,11 @@ def final_answers(endpoint: str, queues: dict[str, str], task_id: str) -> list[d
 def test_sigterm_stops_within_the_budget_and_another_worker_answers_once(
     endpoint: str, queues: dict[str, str], agent: EcsAgent, tmp_path: Path
 ) -> None:
-    task_id = "task_user-lc_TERM"
+    task_id = "task_user-lc-term_TERM"
     first = Worker(worker_env(endpoint, queues, tmp_path, ECS_AGENT_URI=agent.uri), tmp_path / "first.log")
     second = None
     try:
-        send_graph_generation(endpoint, queues, task_id, SHORT)
+        send_graph_generation(endpoint, queues, task_id, LONG)
         wait_for(lambda: first.events("ingest.done"), 120)
         assert wait_for(lambda: health(tmp_path) == 0, 15)
         assert agent.calls and agent.calls[-1]["ProtectionEnabled"] is True
@@ -284,7 +286,7 @@ def test_sigkill_brings_the_task_back_within_the_visibility_timeout(
     first = Worker(worker_env(endpoint, queues, tmp_path), tmp_path / "first.log")
     second = None
     try:
-        send_graph_generation(endpoint, queues, "task_user-lc_KILL", SHORT)
+        send_graph_generation(endpoint, queues, "task_user-lc-kill_KILL", LONG)
         wait_for(lambda: first.events("ingest.done"), 120)
         second = Worker(worker_env(endpoint, queues, tmp_path / "b"), tmp_path / "second.log")
         wait_for(lambda: second and second.ready(), 120)
@@ -304,7 +306,7 @@ def test_sigkill_brings_the_task_back_within_the_visibility_timeout(
 def test_a_task_longer_than_the_visibility_timeout_keeps_its_message(
     endpoint: str, queues: dict[str, str], tmp_path: Path
 ) -> None:
-    task_id = "task_user-lc_LONG"
+    task_id = "task_user-lc-long_LONG"
     port = free_port()
     env = worker_env(
         endpoint,
