@@ -226,16 +226,7 @@ class RedisRun:
         broker = RedisBroker(url=REDIS_URL)
         counter = Counter(self.messages)
         declare_noop(broker, counter, self.queue, task_actor=False)
-        for index in range(self.messages):
-            broker.enqueue(
-                dramatiq.Message(
-                    queue_name=self.queue,
-                    actor_name="bench_noop",
-                    args=({"i": index},),
-                    kwargs={},
-                    options={},
-                )
-            )
+        self.enqueue_noops(broker)
         try:
             return timed_run(broker, counter, self.queue)
         finally:
@@ -254,20 +245,19 @@ class RedisRun:
             counter.hit()
 
         dramatiq.actor(bench_noop_answering, broker=broker, queue_name=self.queue, actor_name="bench_noop")
-        for index in range(self.messages):
-            broker.enqueue(
-                dramatiq.Message(
-                    queue_name=self.queue,
-                    actor_name="bench_noop",
-                    args=({"i": index},),
-                    kwargs={},
-                    options={},
-                )
-            )
+        self.enqueue_noops(broker)
         try:
             return timed_run(broker, counter, self.queue)
         finally:
             self.cleanup(broker)
+
+    def enqueue_noops(self, broker: dramatiq.Broker) -> None:
+        """Enqueue ``messages`` plain Dramatiq messages for ``bench_noop``."""
+        for index in range(self.messages):
+            message = dramatiq.Message(
+                queue_name=self.queue, actor_name="bench_noop", args=({"i": index},), kwargs={}, options={}
+            )
+            broker.enqueue(message)
 
     def cleanup(self, broker: dramatiq.Broker) -> None:
         """Remove this round's keys."""
