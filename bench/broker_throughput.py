@@ -4,16 +4,20 @@ Usage: python bench/broker_throughput.py [--messages 500] [--rounds 5] [--broker
 
 - Redis (127.0.0.1:6379, database 14, queue and result keys unique to the run): the production stack
   (``build_broker``: envelope decoding, correlation, result publishing to a Redis list with its
-  audit, stage timing, Dramatiq's Prometheus middleware and ours, liveness) fed the backend's raw JSON
-  envelopes, against a bare ``RedisBroker`` with Dramatiq's default middleware, and against a bare
-  ``RedisBroker`` whose actor appends one answer to a Redis list: the floor of any stack that answers
-  every message (one more Redis round trip per message).
+  audit, stage timing, Dramatiq's Prometheus middleware and ours, liveness, and the worker's own
+  concurrency: prefetch no more than its threads) fed the backend's raw JSON envelopes, against:
+  - a bare ``RedisBroker`` with Dramatiq's default middleware and prefetch (twice the threads);
+  - the same with the prefetch our stack uses (``dramatiq_queue_prefetch`` = threads): the same worker
+    settings, so that the difference to our stack is the middleware alone;
+  - bare ``RedisBroker``s whose actor appends one answer to a Redis list, with and without one INFO
+    JSON line per message: the floor of any stack that answers (and logs) every message.
 - SQS (a moto server on loopback): our broker with the same stack against plain dramatiq-sqs 0.4.4
   with Dramatiq's default middleware, fed its own base64 messages. Same server, same run.
 
 Each stack runs as ``dramatiq`` runs it: ``process_boot`` is emitted before the worker starts (so
 Prometheus has its metrics), the worker boots and shuts down, logging is production's (JSON, INFO)
-and goes to a file, for both stacks. Rounds alternate between the stacks; each round fills the
+and goes to a file, for both stacks. The clocks start when the worker has booted (after the
+warm-up's model load, a one-off cost of the process). Rounds alternate between the stacks; each round fills the
 queue first, then times a fresh worker until every message is processed. Prints, per stack, wall
 time and process CPU time per message as median [min-max] over the rounds and the cost over the
 first stack (ratio of the medians, measured in this one process; on a shared machine the CPU time is
@@ -47,8 +51,10 @@ from typing import Any
 
 import dramatiq
 import redis
+import structlog
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.encoder import JSONEncoder
+from dramatiq.middleware import Middleware
 from dramatiq.worker import _ConsumerThread, _WorkerThread
 from dramatiq_sqs import SQSBroker
 
@@ -67,6 +73,8 @@ from servers import REGION, aws_client, moto_server
 THREADS = 8
 REDIS_URL = "redis://127.0.0.1:6379/14"
 TASK_TYPE = "BENCH_NOOP_REQUEST"
+#: The production logger the answering baseline writes its one line with.
+ANSWER_LOG = structlog.get_logger("middleware.results")
 #: Process CPU seconds of each timed run, in order.
 CPU_SECONDS: list[float] = []
 
@@ -103,16 +111,33 @@ def warmed(services: Services) -> Services:
     return services
 
 
-def timed_run(broker: dramatiq.Broker, counter: Counter, queue: str) -> float:
-    """Seconds for a freshly booted worker to process ``counter.target`` messages of ``queue``."""
+class Clock(Middleware):
+    """Starts the clocks when the worker has booted: after every other ``before_worker_boot`` hook
+    (the warm-up's model load is the process's one-off cost, not a per-message one), before the
+    worker starts its consumer and worker threads."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        """Start the clocks."""
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+
+def timed_run(broker: dramatiq.Broker, counter: Counter, queue: str, prefetch: int = 0) -> float:
+    """Seconds for a freshly booted worker to process ``counter.target`` messages of ``queue``
+    (``prefetch`` 0: Dramatiq's default, twice the threads)."""
     broker.emit_after("process_boot")  # as dramatiq's CLI does before it starts the worker
-    started, cpu = time.perf_counter(), time.process_time()
+    clock = Clock()
+    broker.add_middleware(clock)  # last: its boot hook runs after all the others
     worker = dramatiq.Worker(broker, queues={queue}, worker_threads=THREADS, worker_timeout=100)
+    if prefetch:
+        worker.queue_prefetch = prefetch  # as our Concurrency middleware sets it
     worker.start()
     if not counter.done.wait(timeout=600):
         raise SystemExit(f"only {counter.count} of {counter.target} messages were processed")
-    elapsed = time.perf_counter() - started
-    CPU_SECONDS.append(time.process_time() - cpu)
+    elapsed = time.perf_counter() - clock.wall
+    CPU_SECONDS.append(time.process_time() - clock.cpu)
     worker.stop()
     broker.close()
     return elapsed
@@ -220,7 +245,7 @@ class RedisRun:
             self.answers = self.client.llen(self.results_key)
             self.cleanup(broker)
 
-    def bare(self) -> float:
+    def bare(self, prefetch: int = 0) -> float:
         """Seconds of a bare RedisBroker for ``messages`` messages."""
         dramatiq.set_encoder(JSONEncoder())
         broker = RedisBroker(url=REDIS_URL)
@@ -228,13 +253,14 @@ class RedisRun:
         declare_noop(broker, counter, self.queue, task_actor=False)
         self.enqueue_noops(broker)
         try:
-            return timed_run(broker, counter, self.queue)
+            return timed_run(broker, counter, self.queue, prefetch)
         finally:
             self.cleanup(broker)
 
-    def bare_answering(self) -> float:
-        """Seconds of a bare RedisBroker whose actor appends one answer to a Redis list per message:
-        the least any stack that answers every message on Redis can cost."""
+    def bare_answering(self, *, logged: bool = False) -> float:
+        """Seconds of a bare RedisBroker whose actor appends one answer to a Redis list per message
+        (and, ``logged``, writes one INFO line for it): the least any stack that answers (and logs)
+        every message on Redis can cost."""
         dramatiq.set_encoder(JSONEncoder())
         broker = RedisBroker(url=REDIS_URL)
         counter = Counter(self.messages)
@@ -242,6 +268,8 @@ class RedisRun:
 
         def bench_noop_answering(payload: dict[str, Any]) -> None:
             answers.rpush(self.results_key, json.dumps({"taskId": payload["i"], "status": "COMPLETED"}))
+            if logged:
+                ANSWER_LOG.info("task.answered", status="COMPLETED", errorCode=None)
             counter.hit()
 
         dramatiq.actor(bench_noop_answering, broker=broker, queue_name=self.queue, actor_name="bench_noop")
@@ -365,7 +393,9 @@ def run(args: argparse.Namespace, log_file: Path, stderr: Any) -> int:
 
         stacks = {
             "bare RedisBroker": lambda: RedisRun(n).bare(),
+            f"bare RedisBroker, prefetch {THREADS}": lambda: RedisRun(n).bare(prefetch=THREADS),
             "bare + one RPUSH answer": lambda: RedisRun(n).bare_answering(),
+            "bare + RPUSH + one INFO line": lambda: RedisRun(n).bare_answering(logged=True),
             "ai-worker stack": ours,
         }
         compare("Redis", stacks, n, rounds)

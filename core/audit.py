@@ -1,8 +1,9 @@
 """Audit events: every call to an outside service and every pipeline stage, timed and logged.
 
-``audit.start`` when it begins, ``audit.success`` or ``audit.error`` (exception type and redacted
-message) with ``duration_ms`` when it ends; the correlation context of the message rides along as on
-every log line. ``audit_calls`` applies the audit to an adapter's methods in one place, where the
+``audit.success`` or ``audit.error`` (exception type and redacted message) with ``duration_ms`` when
+it ends, at INFO and WARNING: one line per call. ``audit.start`` when it begins is at DEBUG (a call
+that hangs shows there; a message makes a handful of calls, and a line is most of what a cheap call
+costs). The correlation context of the message rides along as on every log line. ``audit_calls`` applies the audit to an adapter's methods in one place, where the
 adapter is built (``services.py``, ``adapters.llm.llm_from_settings``), not at each call site.
 """
 
@@ -40,9 +41,9 @@ class Audit:
         return round((time.perf_counter() - self.started) * 1000, 3)
 
     def start(self) -> Audit:
-        """Log ``audit.start`` and start the clock."""
+        """Log ``audit.start`` (DEBUG) and start the clock."""
         self.started = time.perf_counter()
-        logger.info("audit.start", kind=self.kind, name=self.name)
+        logger.debug("audit.start", kind=self.kind, name=self.name)
         return self
 
     def success(self) -> None:

@@ -64,7 +64,8 @@ def parse_body(data: bytes) -> Any:
         raise InvalidJSON(f"message body is nested more than {MAX_DEPTH} levels deep") from None
     except ValueError:
         raise InvalidJSON("message body is not valid JSON") from None
-    if nesting_depth(value) > MAX_DEPTH:
+    # Every level opens with a bracket: a body with few of them cannot nest deeper (the common case).
+    if text.count("{") + text.count("[") > MAX_DEPTH and nesting_depth(value) > MAX_DEPTH:
         raise InvalidJSON(f"message body is nested more than {MAX_DEPTH} levels deep")
     if _SURROGATE_ESCAPE.search(text):
         value = json.loads(json.dumps(value, ensure_ascii=False).encode("utf-8", "replace"))

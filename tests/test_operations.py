@@ -104,8 +104,7 @@ def test_audit_of_outside_calls_and_stages_with_context_on_every_line(
     assert {("blob_store", "list_keys"), ("blob_store", "get"), ("blob_store", "put")} <= done
     assert {("vector_store", "upsert"), ("result_sink", "publish")} <= done
     assert {("stage", f"stage{n}") for n in range(1, 6)} <= done
-    started = [(a["kind"], a["name"]) for a in audits if a["event"] == "audit.start"]
-    assert len(started) == len([a for a in audits if a["event"] != "audit.start"])
+    assert not [a for a in audits if a["event"] == "audit.start"]  # DEBUG: one INFO line per call
     assert all(a["duration_ms"] >= 0 for a in audits if a["event"] == "audit.success")
 
     registry = task_metrics.registry
