@@ -51,9 +51,9 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
             config=CLIENT_CONFIG,
         )
     if settings.broker == "redis":
-        from dramatiq.brokers.redis import RedisBroker
+        from brokers.redis import EnvelopeRedisBroker
 
-        return RedisBroker(url=settings.redis_url)
+        return EnvelopeRedisBroker(url=settings.redis_url)
     return StubBroker()
 
 

@@ -1,6 +1,7 @@
-"""Broker throughput: a no-op actor, 1 process x 8 threads, 500 messages per round.
+"""Broker throughput: a no-op actor, 1 process x 8 threads (``--threads``), 500 messages per round.
 
-Usage: python bench/broker_throughput.py [--messages 500] [--rounds 5] [--brokers redis,sqs] [--profile DIR]
+Usage: python bench/broker_throughput.py [--messages 500] [--rounds 5] [--brokers redis,sqs] [--threads 8]
+                                        [--profile DIR]
 
 - Redis (127.0.0.1:6379, database 14, queue and result keys unique to the run): the production stack
   (``build_broker``: envelope decoding, correlation, result publishing to a Redis list with its
@@ -269,7 +270,7 @@ class RedisRun:
         def bench_noop_answering(payload: dict[str, Any]) -> None:
             answers.rpush(self.results_key, json.dumps({"taskId": payload["i"], "status": "COMPLETED"}))
             if logged:
-                ANSWER_LOG.info("task.answered", status="COMPLETED", errorCode=None)
+                ANSWER_LOG.info("bench.answered", status="COMPLETED", errorCode=None)
             counter.hit()
 
         dramatiq.actor(bench_noop_answering, broker=broker, queue_name=self.queue, actor_name="bench_noop")
@@ -362,7 +363,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--brokers", default="redis,sqs")
     parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=8, help="worker threads (production: 1)")
     args = parser.parse_args()
+    global THREADS
+    THREADS = args.threads
     log_dir = Path(tempfile.mkdtemp(prefix="bench-brokers-"))
     log_file = log_dir / "worker.log"
     with log_file.open("w", buffering=1) as stream:

@@ -13,6 +13,8 @@ What differs from plain dramatiq-sqs, and why (DESIGN.md decision 1):
 - Delays are capped at SQS's 15 minutes instead of raising (which would drop the task).
 - The visibility timeout is short (default 120 s) and long polling really waits (20 s, or less when
   the worker's shutdown budget is short: a stopping consumer's last poll ends well before it).
+- A consumer whose prefetch is full waits for a message to end (``slots.py``), not for a backoff that
+  grows to a second, before it receives again.
 - Acknowledgements are deleted at once by a background thread (``acks.py``), batched when several
   are ready, never behind a long poll: a finished task's message leaves within a second.
 - Held messages stay invisible through a heartbeat (``visibility.py``), for at most their actor's time
@@ -34,7 +36,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import dramatiq
-from dramatiq.common import compute_backoff, iter_queue
+from dramatiq.common import iter_queue
 from dramatiq.logging import get_logger
 from dramatiq.middleware import TimeLimit
 from dramatiq_sqs import SQSBroker
@@ -47,6 +49,7 @@ from dramatiq_sqs.broker import (
 )
 
 from brokers.acks import Acknowledger
+from brokers.slots import FreeSlots
 from brokers.visibility import Held, VisibilityHeartbeat
 from core.errors import InvalidJSON
 from middleware.bodies import MAX_BODY_BYTES
@@ -100,7 +103,12 @@ class EnvelopeSQSConsumer(SQSConsumer):
     """
 
     def __init__(
-        self, *args: Any, heartbeat: VisibilityHeartbeat, acknowledger: Acknowledger, **kwargs: Any
+        self,
+        *args: Any,
+        heartbeat: VisibilityHeartbeat,
+        acknowledger: Acknowledger,
+        slots: FreeSlots,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.heartbeat = heartbeat
@@ -108,6 +116,8 @@ class EnvelopeSQSConsumer(SQSConsumer):
         self.limit_for: Callable[[dramatiq.Message[Any]], float] = lambda message: float(
             heartbeat.visibility_timeout
         )
+        self.slots = slots
+        self.full_misses = 0
         self.draining = False
         self.receiving = threading.Lock()
         #: Monotonic time of the last poll of the consumer loop (the liveness middleware reads it).
@@ -188,9 +198,8 @@ class EnvelopeSQSConsumer(SQSConsumer):
             message = self.messages.popleft()
             return message
         if self.message_refc >= self.prefetch:
-            # Every slot is busy: wait a little instead of polling SQS in a tight loop.
-            self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=1000)
-            time.sleep(backoff_ms / 1000)
+            # Every slot is held: wait for a message to end instead of polling SQS in a tight loop.
+            self.full_misses = self.slots.wait(self.full_misses)
         return None
 
     def receive(self) -> None:
@@ -240,6 +249,7 @@ class EnvelopeSQSBroker(SQSBroker):
         self._heartbeat: VisibilityHeartbeat | None = None
         self._acknowledger: Acknowledger | None = None
         self._threads_lock = threading.Lock()
+        self.slots = FreeSlots()
 
     @property
     def heartbeat(self) -> VisibilityHeartbeat:
@@ -297,6 +307,12 @@ class EnvelopeSQSBroker(SQSBroker):
             self.drain(args[0])
         super().emit_before(signal, *args, **kwargs)
 
+    def emit_after(self, signal: str, *args: Any, **kwargs: Any) -> None:
+        """Besides the middleware: a message that ended frees its slot."""
+        super().emit_after(signal, *args, **kwargs)
+        if signal in ("process_message", "skip_message"):
+            self.slots.freed()
+
     def drain(self, worker: dramatiq.Worker) -> None:
         """Stop the worker's consumers receiving; release their prefetched and queued messages."""
         consumers = [
@@ -348,6 +364,7 @@ class EnvelopeSQSBroker(SQSBroker):
             visibility_timeout=self.visibility_timeout,
             heartbeat=self.heartbeat,
             acknowledger=self.acknowledger,
+            slots=self.slots,
         )
         consumer.limit_for = self.hold_limit
         return consumer
