@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cli.local import create_queues
 from core.settings import Settings
 from soak_checks import evaluate, print_report
-from soak_outcome import Answer, Life, Outcome, consumer_errors, timeline
+from soak_outcome import Answer, Life, Outcome, consumer_errors, ready_times, timeline
 from soak_plan import BUCKET, Planner
 from soak_workers import SqsWatch, Workers
 
@@ -46,6 +46,8 @@ from servers import AWS_ENV, REGION, Fault, FaultProxy, aws_client, chroma_serve
 VISIBILITY = 30
 #: The worker's shutdown budget on SIGTERM (WORKER_SHUTDOWN_SECONDS).
 SHUTDOWN_SECONDS = 20
+#: Tasks each worker process runs at once (WORKER_THREADS).
+THREADS = 2
 
 
 class Soak:
@@ -94,7 +96,7 @@ class Soak:
                 "EMBEDDER": "hybrid",
                 "SQS_VISIBILITY_TIMEOUT": str(VISIBILITY),
                 "WORKER_SHUTDOWN_SECONDS": str(SHUTDOWN_SECONDS),
-                "WORKER_THREADS": "2",
+                "WORKER_THREADS": str(THREADS),
                 "METRICS": "0",
                 "LOG_FORMAT": "json",
                 "HF_HUB_OFFLINE": "1",
@@ -126,6 +128,7 @@ class Soak:
                     i.exited_at,
                     timeline(i.events()),
                     consumer_errors(i.events()),
+                    ready_times(i.events()),
                 )
                 for i in self.workers.incarnations
             ]
@@ -150,6 +153,7 @@ class Soak:
                 unfired=unfired,
                 visibility=VISIBILITY,
                 shutdown_seconds=SHUTDOWN_SECONDS,
+                threads=THREADS,
                 wall_seconds=time.time() - started,
                 finished=finished,
                 errors=self.errors,

@@ -12,8 +12,8 @@ from soak_plan import Task
 #: Seconds between a task's answer and its worker's death within which a second answer is allowed
 #: (the answered message is deleted within this window).
 ACK_WINDOW = 1.0
-#: Slack on "received again within one visibility timeout": the long poll that notices it, and a
-#: moment when every worker's prefetch is full.
+#: Slack on "received again within one visibility timeout, or as soon as a worker had a free thread":
+#: the long poll that notices it.
 PICKUP_SLACK = 5.0
 #: Slack on the shutdown budget: one long poll (20 s) and the process exit.
 SHUTDOWN_SLACK = 25.0
@@ -298,11 +298,24 @@ def ack_check(outcome: Outcome, planned: set[str]) -> Check:
     )
 
 
+def first_free_slot(outcome: Outcome, start: float, end: float) -> float | None:
+    """The first moment in [start, end] (1 s steps) when a live worker had a thread free."""
+    moment = start
+    while moment <= end:
+        if any(life.free_slots_at(moment, outcome.threads) for life in outcome.lives):
+            return moment
+        moment += 1.0
+    return None
+
+
 def waiting_check(outcome: Outcome, tasks: dict[str, Task]) -> Check:
     """Tasks in flight on a worker that died: received again (by any worker, timed at the SQS proxy)
-    within one visibility timeout. Also reported: when they started again and were answered."""
+    within one visibility timeout, or, when every live worker's threads were busy by then (a backlog
+    of visible requests, a restarted worker still loading its models), within moments of the first
+    free thread. Also reported: when they started again and were answered, and how many waited for
+    a thread."""
     grouped = outcome.by_task()
-    back, started, answered, late = [], [], [], []
+    back, started, answered, late, busy = [], [], [], [], 0
     for life in outcome.lives:
         if not life.signal:
             continue
@@ -328,11 +341,23 @@ def waiting_check(outcome: Outcome, tasks: dict[str, Task]) -> Check:
                 if t == task_id and at >= died
             ]
             started.append(min(again, default=float("inf")))
-            if wait > outcome.visibility + PICKUP_SLACK:
-                late.append(f"{task_id} on {life.name} ({life.signal}): received again {wait:.1f} s later")
+            if wait <= outcome.visibility + PICKUP_SLACK:
+                continue
+            visible = died + outcome.visibility
+            free = first_free_slot(outcome, visible, died + wait)
+            if free is None:
+                busy += 1  # every thread of every live worker was busy until it was received
+            elif died + wait - free > PICKUP_SLACK:
+                late.append(
+                    f"{task_id} on {life.name} ({life.signal}): received again {wait:.1f} s later, "
+                    f"{died + wait - free:.1f} s after a thread was free"
+                )
+            else:
+                busy += 1
     figure = (
-        f"{len(back)} in flight; received again max {max(back):.1f} s, restarted max {max(started):.1f} s, "
-        f"answered max {max(answered, default=0):.1f} s after the death"
+        f"{len(back)} in flight; received again max {max(back):.1f} s ({busy} waited for a busy worker's "
+        f"thread), restarted max {max(started):.1f} s, answered max {max(answered, default=0):.1f} s after "
+        "the death"
         if back
         else "no task in flight"
     )

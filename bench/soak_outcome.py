@@ -39,6 +39,18 @@ class Life:
     exited_at: float
     timeline: list[tuple[float, str, str]]
     consumer_errors: list[float] = field(default_factory=list)
+    ready: list[float] = field(default_factory=list)  # when each of its processes was ready
+
+    def alive_at(self, moment: float) -> bool:
+        """Not yet signalled at ``moment`` (a signalled process takes no new work)."""
+        return not self.signal or moment < self.signalled_at
+
+    def free_slots_at(self, moment: float, threads: int) -> int:
+        """Worker threads of its ready processes not running a task at ``moment`` (0 once signalled)."""
+        if not self.alive_at(moment):
+            return 0
+        ready = sum(1 for at in self.ready if at <= moment)
+        return max(0, ready * threads - len(self.in_flight_at(moment)))
 
     def in_flight_at(self, moment: float) -> set[str]:
         """Tasks started and not finished (answered or retry scheduled) at ``moment``."""
@@ -58,6 +70,15 @@ def timeline(events: list[dict[str, Any]]) -> list[tuple[float, str, str]]:
         if task and stamp:
             found.append((datetime.fromisoformat(stamp).timestamp(), str(task), str(event.get("event"))))
     return sorted(found)
+
+
+def ready_times(events: list[dict[str, Any]]) -> list[float]:
+    """When each process of a worker logged that it was ready."""
+    return [
+        datetime.fromisoformat(e["timestamp"]).timestamp()
+        for e in events
+        if e.get("event") == "Worker process is ready for action." and e.get("timestamp")
+    ]
 
 
 def consumer_errors(events: list[dict[str, Any]]) -> list[float]:
@@ -83,6 +104,7 @@ class Outcome:
     unfired: list[str]
     visibility: int
     shutdown_seconds: int
+    threads: int  # WORKER_THREADS of each worker process
     wall_seconds: float
     finished: bool
     errors: list[str]
