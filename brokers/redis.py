@@ -15,7 +15,7 @@ from brokers.slots import FreeSlots
 
 
 class EnvelopeRedisConsumer(_RedisConsumer):
-    """Dramatiq's Redis consumer, except that while every prefetch slot is held it waits for a message
+    """Dramatiq's Redis consumer, except that while every prefetch slot is held it waits for a slot
     to end (``FreeSlots``) instead of sleeping with a backoff that grows to the worker timeout."""
 
     def __init__(self, broker: EnvelopeRedisBroker, *args: Any) -> None:
@@ -32,7 +32,7 @@ class EnvelopeRedisConsumer(_RedisConsumer):
 
 
 class EnvelopeRedisBroker(RedisBroker):
-    """Dramatiq's ``RedisBroker`` whose worker threads wake its consumers when a message ends."""
+    """Dramatiq's ``RedisBroker`` whose worker threads wake its consumers when they acknowledge."""
 
     def __init__(self, **parameters: Any) -> None:
         super().__init__(**parameters)
@@ -44,7 +44,7 @@ class EnvelopeRedisBroker(RedisBroker):
         return EnvelopeRedisConsumer
 
     def emit_after(self, signal: str, *args: Any, **kwargs: Any) -> None:
-        """Besides the middleware: a message that ended frees its slot."""
+        """Besides the middleware: an acknowledged (or rejected) message has freed its slot."""
         super().emit_after(signal, *args, **kwargs)
-        if signal in ("process_message", "skip_message"):
+        if signal in ("ack", "nack"):
             self.slots.freed()

@@ -4,9 +4,10 @@ A consumer holds at most its prefetch of messages (the worker's threads: ``middl
 While every slot is held it has nothing to do but wait for one to free. Dramatiq's consumers then sleep
 with a backoff that grows to a second (SQS) or to the worker timeout (Redis), so a finished message's
 slot can stay empty for that long: a queued task waits although a thread is idle, and short tasks run
-at a fraction of the threads' pace. Here the broker wakes its consumers as soon as a message ends. The
-wait still times out, starting at a millisecond and doubling up to a second: the acknowledgement that
-frees the slot reaches the consumer thread a moment after the wake-up.
+at a fraction of the threads' pace. Here the broker wakes its consumers as soon as a worker thread has
+acknowledged (or rejected) a message, which frees its slot. The wait still times out, starting at a
+millisecond and doubling up to a second: two wake-ups can merge into one, and a timed-out wait is
+what a consumer does while nothing ends.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ class FreeSlots:
         self._freed = threading.Event()
 
     def freed(self) -> None:
-        """A worker thread finished a message: wake the consumers."""
+        """A worker thread acknowledged or rejected a message: wake the consumers."""
         self._freed.set()
 
     def wait(self, misses: int) -> int:
-        """Wait until a message ends, or time out; ``misses`` is the number of waits in a row that timed
+        """Wait until a slot frees, or time out; ``misses`` is the number of waits in a row that timed
         out so far, and the result the new number (0 after a wake-up)."""
         woken = self._freed.wait(min(MAX_WAIT_SECONDS, FIRST_WAIT_SECONDS * 2**misses))
         self._freed.clear()

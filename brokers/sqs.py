@@ -13,7 +13,7 @@ What differs from plain dramatiq-sqs, and why (DESIGN.md decision 1):
 - Delays are capped at SQS's 15 minutes instead of raising (which would drop the task).
 - The visibility timeout is short (default 120 s) and long polling really waits (20 s, or less when
   the worker's shutdown budget is short: a stopping consumer's last poll ends well before it).
-- A consumer whose prefetch is full waits for a message to end (``slots.py``), not for a backoff that
+- A consumer whose prefetch is full waits for a slot to free (``slots.py``), not for a backoff that
   grows to a second, before it receives again.
 - Acknowledgements are deleted at once by a background thread (``acks.py``), batched when several
   are ready, never behind a long poll: a finished task's message leaves within a second.
@@ -118,16 +118,23 @@ class EnvelopeSQSConsumer(SQSConsumer):
         )
         self.slots = slots
         self.full_misses = 0
+        self.counting = threading.Lock()
         self.draining = False
         self.receiving = threading.Lock()
         #: Monotonic time of the last poll of the consumer loop (the liveness middleware reads it).
         self.last_poll = time.monotonic()
 
+    def count_held(self, change: int) -> None:
+        """Change the count of messages held: worker threads acknowledge while this thread receives,
+        and a lost update would shrink (or overrun) the prefetch for good."""
+        with self.counting:
+            self.message_refc += change
+
     def ack(self, message: _SQSMessage) -> None:
         """Delete the message at once (with whatever other acknowledgements are ready)."""
         self.heartbeat.drop(message._sqs_message.receipt_handle)
         self.acknowledger.add(message._sqs_message.receipt_handle)
-        self.message_refc -= 1
+        self.count_held(-1)
 
     def nack(self, message: _SQSMessage) -> None:
         """Dead-letter a rejected body or a task whose retries are spent; delete an answered bad request."""
@@ -140,12 +147,12 @@ class EnvelopeSQSConsumer(SQSConsumer):
         else:
             self.dead_letter_queue.send_message(MessageBody=message._sqs_message.body)
             message._sqs_message.delete()
-        self.message_refc -= 1
+        self.count_held(-1)
 
     def requeue(self, messages: Iterable[_SQSMessage]) -> None:
         """Make ``messages`` visible again at once."""
         held = [h for m in messages if (h := self.heartbeat.drop(m._sqs_message.receipt_handle))]
-        self.message_refc -= self.heartbeat.release(held)
+        self.count_held(-self.heartbeat.release(held))
 
     def drain(self) -> None:
         """Stop receiving and release the prefetched messages (the worker is shutting down)."""
@@ -198,7 +205,7 @@ class EnvelopeSQSConsumer(SQSConsumer):
             message = self.messages.popleft()
             return message
         if self.message_refc >= self.prefetch:
-            # Every slot is held: wait for a message to end instead of polling SQS in a tight loop.
+            # Every slot is held: wait for one to free instead of polling SQS in a tight loop.
             self.full_misses = self.slots.wait(self.full_misses)
         return None
 
@@ -214,7 +221,7 @@ class EnvelopeSQSConsumer(SQSConsumer):
             message = _SQSMessage(sqs_message, decode_body(sqs_message.body, sqs_message.message_id))
             self.heartbeat.hold(Held(sqs_message.receipt_handle, message.message_id, self.limit_for(message)))
             self.messages.append(message)
-            self.message_refc += 1
+            self.count_held(1)
         if self.draining:
             self.release_prefetched()
 
@@ -308,9 +315,9 @@ class EnvelopeSQSBroker(SQSBroker):
         super().emit_before(signal, *args, **kwargs)
 
     def emit_after(self, signal: str, *args: Any, **kwargs: Any) -> None:
-        """Besides the middleware: a message that ended frees its slot."""
+        """Besides the middleware: an acknowledged (or rejected) message has freed its slot."""
         super().emit_after(signal, *args, **kwargs)
-        if signal in ("process_message", "skip_message"):
+        if signal in ("ack", "nack"):
             self.slots.freed()
 
     def drain(self, worker: dramatiq.Worker) -> None:

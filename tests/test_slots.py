@@ -28,7 +28,7 @@ def test_a_wait_is_woken_by_a_freed_slot_and_grows_only_while_nothing_ends() -> 
     assert woken == [0]
 
 
-def test_a_full_redis_consumer_waits_for_a_slot_and_a_message_end_frees_it() -> None:
+def test_a_full_redis_consumer_waits_for_a_slot_and_an_acknowledgement_frees_it() -> None:
     broker = EnvelopeRedisBroker(url=REDIS_URL)
     try:
         processed: list[int] = []
@@ -44,7 +44,7 @@ def test_a_full_redis_consumer_waits_for_a_slot_and_a_message_end_frees_it() -> 
         message: Any = dramatiq.Message(
             queue_name="slots", actor_name="noop", args=(1,), kwargs={}, options={}
         )
-        broker.emit_after("process_message", message, result=None)  # a worker thread ends a message
+        broker.emit_after("ack", message)  # a worker thread acknowledges a message
         assert consumer.slots.wait(_MAX_MISSES) == 0  # ... and the consumers are woken
     finally:
         redis.Redis.from_url(REDIS_URL).flushdb()
