@@ -15,8 +15,8 @@ from brokers.slots import FreeSlots
 
 
 class EnvelopeRedisConsumer(_RedisConsumer):
-    """Dramatiq's Redis consumer, except that while every prefetch slot is held it waits for a slot
-    to end (``FreeSlots``) instead of sleeping with a backoff that grows to the worker timeout."""
+    """Dramatiq's Redis consumer, except that while every prefetch slot is held it waits for one
+    to free (``FreeSlots``) instead of sleeping with a backoff that grows to the worker timeout."""
 
     def __init__(self, broker: EnvelopeRedisBroker, *args: Any) -> None:
         super().__init__(broker, *args)
