@@ -64,21 +64,29 @@ def sink() -> MemorySink:
     return memory
 
 
-@pytest.fixture
-def run_raw(
-    stub_worker: dramatiq.Worker, sink: MemorySink
+def raw_runner(
+    worker: dramatiq.Worker, sink: MemorySink
 ) -> Callable[[bytes | dict[str, Any]], list[dict[str, Any]]]:
-    """Put one raw body on the request queue as the backend would, wait, return what it published."""
+    """A function that puts one raw body on the request queue as the backend would, waits, and returns
+    what was published for it (for module-scoped fixtures too, which cannot use ``run_raw``)."""
 
     def run(body: bytes | dict[str, Any]) -> list[dict[str, Any]]:
         before = len(sink.envelopes)
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         _broker.queues[QUEUE].put(raw)  # type: ignore[attr-defined]
         _broker.join(QUEUE, fail_fast=False)  # type: ignore[attr-defined]
-        stub_worker.join()
+        worker.join()
         return sink.envelopes[before:]
 
     return run
+
+
+@pytest.fixture
+def run_raw(
+    stub_worker: dramatiq.Worker, sink: MemorySink
+) -> Callable[[bytes | dict[str, Any]], list[dict[str, Any]]]:
+    """Put one raw body on the request queue as the backend would, wait, return what it published."""
+    return raw_runner(stub_worker, sink)
 
 
 @pytest.fixture

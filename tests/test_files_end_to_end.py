@@ -64,20 +64,9 @@ def upload_files(upload: Upload, prefix: str) -> None:
 @pytest.fixture(scope="module")
 def run_raw(stub_worker: Any) -> Run:  # module scope for the graph fixture, as in test_add_node
     from actors import services as worker_services
-    from actors.broker import QUEUE
-    from conftest import _broker
+    from conftest import raw_runner
 
-    sink = worker_services.sink
-
-    def run(body: bytes | dict[str, Any]) -> list[dict[str, Any]]:
-        before = len(sink.envelopes)
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        _broker.queues[QUEUE].put(raw)
-        _broker.join(QUEUE, fail_fast=False)
-        stub_worker.join()
-        return list(sink.envelopes[before:])
-
-    return run
+    return raw_runner(stub_worker, worker_services.sink)
 
 
 @pytest.fixture(scope="module")
