@@ -24,9 +24,10 @@ class EnvelopeRedisConsumer(_RedisConsumer):
         self.full_misses = 0
 
     def __next__(self) -> dramatiq.MessageProxy | None:
-        if not self.message_cache and self.outstanding_message_count >= self.prefetch:
+        free = self.prefetch - self.outstanding_message_count
+        if not self.message_cache and not self.slots.worth_fetching(free, self.prefetch, self.full_misses):
             self.full_misses = self.slots.wait(self.full_misses)
-            return None  # the consumer thread handles the acknowledgements, then asks again
+            return None  # the consumer thread loops, then asks again
         message: dramatiq.MessageProxy | None = super().__next__()
         return message
 

@@ -7,7 +7,8 @@ slot can stay empty for that long: a queued task waits although a thread is idle
 at a fraction of the threads' pace. Here the broker wakes its consumers as soon as a worker thread has
 acknowledged (or rejected) a message, which frees its slot. The wait still times out, starting at a
 millisecond and doubling up to a second: two wake-ups can merge into one, and a timed-out wait is
-what a consumer does while nothing ends.
+what a consumer does while nothing ends. A consumer with many slots fetches once half of them are free
+(or a wait for more timed out), not once per acknowledgement.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ _MAX_MISSES = 10
 
 class FreeSlots:
     """The wake-up call between a broker's worker threads and its consumers."""
+
+    @staticmethod
+    def worth_fetching(free: int, capacity: int, misses: int) -> bool:
+        """Whether a consumer with ``free`` of its ``capacity`` slots free should fetch now: when half of
+        them are free, or as soon as a wait for more has timed out (``misses``). With one or two slots,
+        one free slot is enough; with more, a fetch per acknowledgement would cost a round trip each."""
+        return free > 0 and (2 * free >= capacity or misses > 0)
 
     def __init__(self) -> None:
         self._freed = threading.Event()

@@ -197,16 +197,16 @@ class EnvelopeSQSConsumer(SQSConsumer):
             self.misses = 0
             message: dramatiq.Message[Any] = self.messages.popleft()
             return message
-        if self.message_refc < self.prefetch:
+        if self.slots.worth_fetching(self.prefetch - self.message_refc, self.prefetch, self.full_misses):
             with self.receiving:
                 self.receive()
+        else:
+            # Every slot is held (or too few are free): wait for one to free instead of polling SQS.
+            self.full_misses = self.slots.wait(self.full_misses)
         if self.messages:
             self.misses = 0
             message = self.messages.popleft()
             return message
-        if self.message_refc >= self.prefetch:
-            # Every slot is held: wait for one to free instead of polling SQS in a tight loop.
-            self.full_misses = self.slots.wait(self.full_misses)
         return None
 
     def receive(self) -> None:

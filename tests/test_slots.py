@@ -49,3 +49,11 @@ def test_a_full_redis_consumer_waits_for_a_slot_and_an_acknowledgement_frees_it(
     finally:
         redis.Redis.from_url(REDIS_URL).flushdb()
         broker.close()
+
+
+def test_one_or_two_slots_fetch_at_once_and_more_wait_for_half_of_them() -> None:
+    assert FreeSlots.worth_fetching(1, 1, 0) and FreeSlots.worth_fetching(1, 2, 0)
+    assert not FreeSlots.worth_fetching(0, 2, 5)  # nothing free: never
+    assert not FreeSlots.worth_fetching(1, 8, 0)  # one of eight, just woken: wait for more
+    assert FreeSlots.worth_fetching(1, 8, 1)  # ... unless that wait timed out
+    assert FreeSlots.worth_fetching(4, 8, 0)
