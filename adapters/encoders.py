@@ -72,11 +72,15 @@ class SentenceTransformerEncoder:
         """How many tokens the model reads of each text (after truncation)."""
         return np.asarray([len(row["attention_mask"]) for row in self._tokenise(texts)], dtype=np.int64)
 
-    def encode_batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def encode_batches(
+        self, texts: Sequence[str], *, reproducible: bool = True
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Encode ``texts`` batch by batch: yields (indices into ``texts``, their unit rows).
 
         Batches go by length bucket, shortest first; within a bucket in the order of ``texts``. Every
-        text is tokenised once: its length picks its bucket and its tokens fill its batch row.
+        text is tokenised once: its length picks its bucket and its tokens fill its batch row. Not
+        ``reproducible``: a batch is not filled up to ``batch_size`` rows, so a few texts cost only
+        their own rows, and a row may differ in its last bits from the same text's reproducible one.
         """
         if not texts:
             return
@@ -92,7 +96,7 @@ class SentenceTransformerEncoder:
             while stop < len(order) and stop - start < self.batch_size and buckets[order[stop]] == bucket:
                 stop += 1
             indices = order[start:stop]
-            yield indices, self._encode_fixed([rows[i] for i in indices], int(bucket))
+            yield indices, self._encode_fixed([rows[i] for i in indices], int(bucket), reproducible)
             for i in indices:
                 rows[i] = {}  # encoded: at 10k conversations the token rows are tens of megabytes
             start = stop
@@ -116,17 +120,17 @@ class SentenceTransformerEncoder:
         extras = {key: value for key, value in features.items() if not hasattr(value, "numpy")}
         return self._tokenise([""])[0], extras
 
-    def _encode_fixed(self, rows: list[dict[str, np.ndarray]], length: int) -> np.ndarray:
-        """Encode up to ``batch_size`` token rows as one batch of exactly ``batch_size`` x ``length``
-        tokens (filled up with empty texts, padded on the right)."""
+    def _encode_fixed(self, rows: list[dict[str, np.ndarray]], length: int, filled_up: bool) -> np.ndarray:
+        """Encode up to ``batch_size`` token rows as one batch of ``length`` tokens (padded on the
+        right): exactly ``batch_size`` rows, filled up with empty texts, when ``filled_up``."""
         import torch
 
         filler, extras = self._filler
-        filled = rows + [filler] * (self.batch_size - len(rows))
+        filled = rows + [filler] * (self.batch_size - len(rows)) if filled_up else rows
         pad_id = self._model.tokenizer.pad_token_id or 0
         features: dict[str, object] = dict(extras)
         for key in filler:
-            matrix = np.full((self.batch_size, length), pad_id if key == "input_ids" else 0, dtype=np.int64)
+            matrix = np.full((len(filled), length), pad_id if key == "input_ids" else 0, dtype=np.int64)
             for r, row in enumerate(filled):
                 matrix[r, : len(row[key])] = row[key]
             features[key] = torch.from_numpy(matrix)

@@ -73,9 +73,9 @@ def counting_windows(encoder: Any, counter: list[int]) -> None:
     """Count the windows the real encoder is given (it still encodes them)."""
     real = encoder.encode_batches
 
-    def encode_batches(texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def encode_batches(texts: Sequence[str], **options: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         counter[0] += len(texts)
-        yield from real(texts)
+        yield from real(texts, **options)
 
     encoder.encode_batches = encode_batches
 

@@ -65,9 +65,12 @@ class TextEncoder(Protocol):
         """A fingerprint of what decides the vectors (weights, reading length)."""
         ...
 
-    def encode_batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def encode_batches(
+        self, texts: Sequence[str], *, reproducible: bool = True
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Encode ``texts``: yields (indices into ``texts``, ``(len(indices), dim)`` float32 unit rows)
-        batch by batch. A text's row must not depend on the other texts encoded with it."""
+        batch by batch. A ``reproducible`` text's row must not depend on the other texts encoded with
+        it (not even in its last bits); otherwise the encoder may trade that for speed on few texts."""
         ...
 
 
@@ -176,10 +179,14 @@ class Embedder:
         texts: Sequence[str],
         progress: ProgressCallback | None = None,
         known: Sequence[Known | None] | None = None,
+        *,
+        reproducible: bool = True,
     ) -> Embedded:
         """Analyse and embed ``texts``; ``progress`` hears the fraction done.
 
         ``known[i]``, when given, is reused for ``texts[i]`` instead of analysing and encoding it.
+        Vectors that may be stored for reuse must be ``reproducible`` (bit-identical whatever else is
+        encoded with them); add-node's are not stored and need not be, which makes a few texts cheap.
         """
         reused = list(known) if known is not None else [None] * len(texts)
         if len(reused) != len(texts):
@@ -211,7 +218,7 @@ class Embedder:
                 semantic[i] = k.semantic
         done = len(fresh) * ANALYSIS_COST + len(texts) * LEXICAL_COST
         started = time.perf_counter()
-        encoded, windows_encoded = self._encode_pooled(sources, done, progress)
+        encoded, windows_encoded = self._encode_pooled(sources, done, progress, reproducible)
         encode_seconds = time.perf_counter() - started
         if fresh:
             semantic[fresh] = encoded
@@ -238,7 +245,7 @@ class Embedder:
         return normalize_rows(counts.toarray())
 
     def _encode_pooled(
-        self, texts: list[str], done_before: float, progress: ProgressCallback | None
+        self, texts: list[str], done_before: float, progress: ProgressCallback | None, reproducible: bool
     ) -> tuple[np.ndarray, int]:
         """Mean-pooled unit vectors of ``texts`` and the number of windows encoded.
 
@@ -260,7 +267,7 @@ class Embedder:
         if progress and total:
             progress(done_before / total)
         encoded = 0
-        for indices, vectors in self.encoder.encode_batches(flat):
+        for indices, vectors in self.encoder.encode_batches(flat, reproducible=reproducible):
             # a text's windows arrive in the same order whatever else is encoded: sums are reproducible
             np.add.at(pooled, owner_index[indices], vectors * weight_array[indices, None])
             if (encoded + len(indices)) // TRIM_EVERY > encoded // TRIM_EVERY:

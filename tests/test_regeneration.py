@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -101,19 +101,11 @@ def cold(run_raw_module: Run, services: Any) -> tuple[dict[str, Any], dict[str, 
 
 
 @pytest.fixture(scope="module")
-def run_raw_module(stub_worker: Any, services: Any) -> Iterator[Run]:
+def run_raw_module(stub_worker: Any, services: Any) -> Run:
     """``run_raw`` for module-scoped fixtures."""
-    from actors import broker
-    from actors.broker import QUEUE
+    from conftest import raw_runner
 
-    def run(body: bytes | dict[str, Any]) -> list[dict[str, Any]]:
-        before = len(services.sink.envelopes)
-        broker.queues[QUEUE].put(json.dumps(body).encode())  # type: ignore[attr-defined]
-        broker.join(QUEUE, fail_fast=False)  # type: ignore[attr-defined]
-        stub_worker.join()
-        return list(services.sink.envelopes[before:])
-
-    yield run
+    return raw_runner(stub_worker, services.sink)
 
 
 def test_warm_run_reuses_unchanged_conversations_and_equals_the_cold_run(
@@ -181,6 +173,19 @@ def test_a_windows_vector_does_not_depend_on_its_batch(services: Any) -> None:
     mixed = rows(others[:11] + texts[::-1] + others[11:])[11:15][::-1]
     assert np.array_equal(alone, mixed)
     assert np.allclose(np.linalg.norm(alone, axis=1), 1.0, atol=1e-5)
+
+
+def test_add_nodes_unfilled_batches_give_the_same_vectors_up_to_rounding(services: Any) -> None:
+    encoder = services.embedder.encoder
+    texts = ["a sourdough starter that will not rise", "서울 여행 일정 추천해줘", "python pandas groupby"]
+
+    def rows(reproducible: bool) -> np.ndarray:
+        out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+        for indices, vectors in encoder.encode_batches(texts, reproducible=reproducible):
+            out[indices] = vectors
+        return out
+
+    assert np.allclose(rows(False), rows(True), atol=1e-5)
 
 
 def test_one_users_store_is_never_reused_for_another(

@@ -84,7 +84,7 @@ def add_items(
     if not ready:
         return placed
     items = [p.batch_item.item for p in ready if p.batch_item.item is not None]
-    embedded = embedder.embed([item.text for item in items])
+    embedded = embedder.embed([item.text for item in items], reproducible=False)  # never stored for reuse
     keywords = extract_keywords(embedded.analyses)
     with_text = [
         c
@@ -92,7 +92,7 @@ def add_items(
         if c.profile is None and (c.description or c.themes)
     ]
     if with_text:
-        text_vectors = embedder.embed([cluster_text(c) for c in with_text]).vectors
+        text_vectors = embedder.embed([cluster_text(c) for c in with_text], reproducible=False).vectors
         for cluster, text_vector in zip(with_text, text_vectors, strict=True):
             cluster.text_vector = text_vector
     chooser = ClusterChooser(clusters, taken_cluster_ids or set())
