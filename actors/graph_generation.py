@@ -149,15 +149,17 @@ def add_summary(
     return key
 
 
-def index_vectors(request: GraphGenerationRequest, task_id: str, built: GraphBuild) -> None:
-    """Store the nodes' vectors and one profile row per cluster (replacing the user's older rows)."""
+def index_vectors(request: GraphGenerationRequest, task_id: str, built: GraphBuild, read_at: float) -> None:
+    """Store the nodes' vectors and one profile row per cluster, replacing the user's older vectors and
+    rows: those written before the history was read at ``read_at`` (an add-node that ran meanwhile
+    keeps its node, which this graph could not know)."""
     ids = [vector_id(request.user_id, node.orig_id) for node in built.graph.nodes]
     services.vectors.upsert(
         ids, np.asarray(built.vectors), node_metadata(request.user_id, task_id, built.graph)
     )
-    services.vectors.prune(request.user_id, ids)  # conversations that left the history
+    services.vectors.prune(request.user_id, ids, written_before=read_at)  # conversations that left
     rows = graph_cluster_rows(request.user_id, built.graph, built.profiles, services.embedder.dim)
-    services.vectors.upsert_clusters(request.user_id, task_id, rows, replace=True)
+    services.vectors.upsert_clusters(request.user_id, task_id, rows, replace=True, written_before=read_at)
 
 
 @task_actor(TaskType.GRAPH_GENERATION_REQUEST, GraphGenerationRequest)
@@ -176,6 +178,7 @@ def _generate_graph(
 ) -> GraphGenerationResult:
     blobs = services.blobs
     bucket = request.bucket or services.settings.s3_payload_bucket
+    read_at = time.time()  # what the store holds from before this moment, the history below replaces
     keys = input_keys(blobs, [request.s3_key, *request.extra_s3_keys], bucket)
     objects = read_objects(blobs, keys, bucket, services.max_input_bytes)
     result = ingest(objects, file_limits(services.settings))
@@ -212,7 +215,7 @@ def _generate_graph(
 
     errors: list[str] = []
     try:
-        index_vectors(request, task_id, built)
+        index_vectors(request, task_id, built, read_at)
     except Exception as error:
         if retries_left():
             raise TransientError(f"vector store unavailable: {type(error).__name__}") from error

@@ -7,7 +7,8 @@ Embeddings are always passed explicitly (Chroma's default embedding function wou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ import structlog
 
 logger = structlog.get_logger(__name__)
 
+#: Metadata key of the time (epoch seconds) a vector or cluster row was written.
+WRITTEN_AT = "writtenAt"
 #: Metadata values Chroma accepts.
 Scalar = str | int | float | bool
 
@@ -72,7 +75,9 @@ class ChromaVectorStore:
         """
         for start in range(0, len(ids), self._batch):
             stop = start + self._batch
-            batch_ids, batch_metadatas = list(ids[start:stop]), list(metadatas[start:stop])
+            written = time.time()
+            batch_ids = list(ids[start:stop])
+            batch_metadatas = [{**m, WRITTEN_AT: written} for m in metadatas[start:stop]]
             keep = self._own(batch_ids, batch_metadatas)
             if not keep:
                 continue
@@ -128,11 +133,17 @@ class ChromaVectorStore:
             return int(self._collection.count())
         return len(self._collection.get(where={"userId": user_id}, include=[])["ids"])
 
-    def prune(self, user_id: str, keep: Sequence[str]) -> int:
-        """Delete the vectors of ``user_id`` whose ids are not in ``keep``; returns how many went."""
-        stored = self._collection.get(where={"userId": user_id}, include=[])["ids"]
+    def prune(self, user_id: str, keep: Sequence[str], *, written_before: float | None = None) -> int:
+        """Delete the vectors of ``user_id`` whose ids are not in ``keep`` (only those written before
+        ``written_before``, when given: a vector added since is not the caller's to judge); returns
+        how many went."""
+        stored = self._collection.get(where={"userId": user_id}, include=["metadatas"])
         kept = set(keep)
-        stale = [i for i in stored if i not in kept and i.startswith(f"{user_id}_")]
+        stale = [
+            i
+            for i, m in zip(stored["ids"], stored.get("metadatas") or [], strict=True)
+            if i not in kept and i.startswith(f"{user_id}_") and _written_before(m, written_before)
+        ]
         for start in range(0, len(stale), self._batch):
             self._collection.delete(ids=stale[start : start + self._batch])
         return len(stale)
@@ -144,20 +155,32 @@ class ChromaVectorStore:
         rows: Sequence[tuple[str, np.ndarray, dict[str, Scalar]]],
         *,
         replace: bool = False,
+        written_before: float | None = None,
     ) -> None:
         """Store one row per cluster of ``user_id``: id, its members' mean vector, metadata (count, name...).
 
-        With ``replace`` (a new graph) the user's rows written by other tasks are dropped.
+        With ``replace`` (a new graph) the user's rows written by other tasks are dropped: those written
+        before ``written_before`` when given (a row an add-node wrote since is kept).
         """
         if rows:
+            written = time.time()
             self._clusters.upsert(
                 ids=[row[0] for row in rows],
                 embeddings=np.asarray([row[1] for row in rows], dtype=np.float32),
-                metadatas=[{**row[2], "userId": user_id, "taskId": task_id} for row in rows],
+                metadatas=[
+                    {**row[2], "userId": user_id, "taskId": task_id, WRITTEN_AT: written} for row in rows
+                ],
             )
         if replace:
-            stale: Any = {"$and": [{"userId": user_id}, {"taskId": {"$ne": task_id}}]}
-            self._clusters.delete(where=stale)
+            others: Any = {"$and": [{"userId": user_id}, {"taskId": {"$ne": task_id}}]}
+            found = self._clusters.get(where=others, include=["metadatas"])
+            stale = [
+                i
+                for i, m in zip(found["ids"], found.get("metadatas") or [], strict=True)
+                if _written_before(m, written_before)
+            ]
+            if stale:
+                self._clusters.delete(ids=stale)
 
     def user_clusters(self, user_id: str) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """The cluster rows of ``user_id``: mean vectors and metadata."""
@@ -166,6 +189,12 @@ class ChromaVectorStore:
             return np.zeros((0, 0), dtype=np.float32), []
         vectors = np.asarray(found["embeddings"], dtype=np.float32)
         return vectors, [dict(m or {}) for m in (found.get("metadatas") or [])]
+
+
+def _written_before(metadata: Mapping[str, Any] | None, moment: float | None) -> bool:
+    """Whether a stored row was written before ``moment`` (always, without a moment or a record)."""
+    written = (metadata or {}).get(WRITTEN_AT)
+    return moment is None or not isinstance(written, int | float) or written < moment
 
 
 class UserVectors:

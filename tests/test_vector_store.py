@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,18 @@ def exercise(store: ChromaVectorStore) -> None:
     assert [r["cluster_id"] for r in rows] == ["cluster_1"] and rows[0]["taskId"] == "task-graph"
     assert np.allclose(means[0], vectors[0], atol=1e-6)
     assert [r["cluster_id"] for r in store.user_clusters("bob")[1]] == ["cluster_1"]
+    # A regeneration replaces what was written before it read the history, not what came in since
+    read_at = time.time()
+    store.upsert([vector_id("alice", "late")], vectors[:1], [{"userId": "alice", "orig_id": "late"}])
+    store.upsert_clusters(
+        "alice", "task-add-late", [("alice_cluster_8", vectors[3], {"cluster_id": "cluster_8"})]
+    )
+    kept = [vector_id("alice", f"c{i}") for i in range(10)]
+    assert store.prune("alice", kept, written_before=read_at) == 10  # c10-c19 left the history
+    assert store.count("alice") == 11 and set(store.get([vector_id("alice", "late")])) == {"alice_late"}
+    store.upsert_clusters("alice", "task-graph-2", [row], replace=True, written_before=read_at)
+    assert sorted(r["taskId"] for r in store.user_clusters("alice")[1]) == ["task-add-late", "task-graph-2"]
+    assert store.count("bob") == 20
 
 
 def test_embedded(tmp_path: Path) -> None:
