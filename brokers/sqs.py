@@ -194,7 +194,6 @@ class EnvelopeSQSConsumer(SQSConsumer):
             time.sleep(DRAIN_POLL_SECONDS)
             return None
         if self.messages:
-            self.misses = 0
             message: dramatiq.Message[Any] = self.messages.popleft()
             return message
         if self.slots.worth_fetching(self.prefetch - self.message_refc, self.prefetch, self.full_misses):
@@ -204,7 +203,6 @@ class EnvelopeSQSConsumer(SQSConsumer):
             # Every slot is held (or too few are free): wait for one to free instead of polling SQS.
             self.full_misses = self.slots.wait(self.full_misses)
         if self.messages:
-            self.misses = 0
             message = self.messages.popleft()
             return message
         return None
