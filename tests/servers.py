@@ -16,6 +16,8 @@ from typing import Any
 
 import boto3
 
+from atomic_moto import make_sqs_atomic
+
 REGION = "ap-northeast-2"
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
 
@@ -30,9 +32,11 @@ def free_port() -> int:
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """A real SQS + S3 wire-protocol server (moto) on 127.0.0.1; yields its endpoint URL."""
+    """A real SQS + S3 wire-protocol server (moto, queue operations atomic: ``atomic_moto``) on
+    127.0.0.1; yields its endpoint URL."""
     from moto.server import ThreadedMotoServer
 
+    make_sqs_atomic()
     os.environ.update(AWS_ENV)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = free_port()
@@ -200,10 +204,18 @@ def _listening(port: int) -> bool:
 
 @contextmanager
 def moto_process(log: Path | None = None) -> Iterator[str]:
-    """A real SQS + S3 wire-protocol server (``moto_server``) in its own process on 127.0.0.1; yields
-    its endpoint URL. Unlike ``moto_server`` it does not share the caller's interpreter (and GIL)."""
+    """A real SQS + S3 wire-protocol server (``moto_server``, queue operations atomic: ``atomic_moto``)
+    in its own process on 127.0.0.1; yields its endpoint URL. Unlike ``moto_server`` it does not share
+    the caller's interpreter (and GIL)."""
     port = free_port()
-    command = [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    command = [
+        sys.executable,
+        str(Path(__file__).with_name("atomic_moto.py")),
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
     output = log.open("wb") if log else subprocess.DEVNULL
     process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
     try:

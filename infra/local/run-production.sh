@@ -13,7 +13,8 @@ mkdir -p "$STATE"
 
 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 \
   || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
-"$BIN/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE/moto.log" 2>&1 &
+# moto_server with its SQS queue operations made atomic (tests/atomic_moto.py says why).
+"$BIN/python" tests/atomic_moto.py -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE/moto.log" 2>&1 &
 MOTO_PID=$!
 "$BIN/chroma" run --host 127.0.0.1 --port "$CHROMA_PORT" --path "$STATE/chroma" >"$STATE/chroma.log" 2>&1 &
 CHROMA_PID=$!
