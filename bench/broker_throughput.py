@@ -1,6 +1,7 @@
-"""Broker throughput: a no-op actor, 1 process x 8 threads (``--threads``), 500 messages per round.
+"""Broker throughput: a no-op actor, 1 process x production's ``WORKER_THREADS`` (1; ``--threads``),
+500 messages per round.
 
-Usage: python bench/broker_throughput.py [--messages 500] [--rounds 5] [--brokers redis,sqs] [--threads 8]
+Usage: python bench/broker_throughput.py [--messages 500] [--rounds 5] [--brokers redis,sqs] [--threads 1]
                                         [--profile DIR]
 
 - Redis (127.0.0.1:6379, database 14, queue and result keys unique to the run): the production stack
@@ -71,7 +72,8 @@ from pipelines.embed import Embedder
 
 from servers import REGION, aws_client, moto_server
 
-THREADS = 8
+#: Worker threads of every stack: production's ``WORKER_THREADS`` unless ``--threads`` says otherwise.
+THREADS: int = Settings.model_fields["worker_threads"].default
 REDIS_URL = "redis://127.0.0.1:6379/14"
 TASK_TYPE = "BENCH_NOOP_REQUEST"
 #: The production logger the answering baseline writes its one line with.
@@ -363,7 +365,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--brokers", default="redis,sqs")
     parser.add_argument("--profile", type=Path, default=None)
-    parser.add_argument("--threads", type=int, default=8, help="worker threads (production: 1)")
+    parser.add_argument("--threads", type=int, default=THREADS, help="worker threads (default: production's)")
     args = parser.parse_args()
     global THREADS
     THREADS = args.threads

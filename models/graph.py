@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+import numpy as np
+from pydantic import BaseModel, Field, field_serializer
 
 from models.base import Document
 
@@ -102,8 +103,18 @@ class FeatureRow(Document):
 
 
 class FeaturesDocument(Document):
-    """``features.json``: keywords and one L2-normalised vector per conversation, same order."""
+    """``features.json``: keywords and one L2-normalised vector per conversation, same order.
+
+    Graph generation constructs it with ``embeddings`` as a numpy matrix, written row by row: at 10k
+    conversations the matrix as lists of floats would hold about 180 MB while the document exists.
+    """
 
     conversations: list[FeatureRow]
     embeddings: list[list[float]]
     metadata: dict[str, object]
+
+    @field_serializer("embeddings")
+    def _embedding_rows(self, embeddings: list[list[float]] | np.ndarray) -> Any:
+        if isinstance(embeddings, np.ndarray):
+            return (row.tolist() for row in embeddings)
+        return embeddings

@@ -204,7 +204,8 @@ def build_graph(
         high_confidence_threshold=round(edges.high_threshold, 4),
     )
     graph = GraphDocument(nodes=nodes, edges=graph_edges, subclusters=subclusters, metadata=metadata)
-    # constructed without re-validating the 384 floats per node that numpy already guarantees
+    # constructed without re-validating the 384 floats per node that numpy already guarantees; the
+    # embeddings stay a matrix (the document writes it row by row)
     features = FeaturesDocument.model_construct(
         conversations=[
             FeatureRow(
@@ -219,7 +220,7 @@ def build_graph(
             )
             for i, item in enumerate(items)
         ],
-        embeddings=np.round(embedded.vectors, 6).tolist(),
+        embeddings=np.round(embedded.vectors, 6),  # type: ignore[arg-type]  # written row by row
         metadata={"embedding_model": embedder.name, "embedding_dim": embedder.dim, "total": len(items)},
     )
     report(5, 1.0)

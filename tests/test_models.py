@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -155,6 +156,18 @@ def test_graph_and_features_documents_round_trip() -> None:
         {"conversations": [], "embeddings": [[1.0, 0.0]], "metadata": {"embedding_model": "m"}}
     )
     assert FeaturesDocument.model_validate_json(features.model_dump_json()) == features
+
+
+def test_features_embeddings_from_a_matrix_are_written_as_from_lists() -> None:
+    """Graph generation hands ``features.json`` a numpy matrix (written row by row, never held as
+    lists of floats): the bytes are those of the same vectors as lists."""
+    matrix = np.round(np.random.default_rng(3).standard_normal((5, 4)).astype(np.float32) / 20, 6)
+    matrix[0, :2] = [1e-6, 0.0]
+    fields = {"conversations": [], "metadata": {"total": 5}}
+    from_matrix = FeaturesDocument.model_construct(embeddings=matrix, **fields)  # type: ignore[arg-type]
+    from_lists = FeaturesDocument.model_construct(embeddings=matrix.tolist(), **fields)
+    assert from_matrix.model_dump_json() == from_lists.model_dump_json()
+    assert FeaturesDocument.model_validate_json(from_matrix.model_dump_json()).embeddings == matrix.tolist()
 
 
 def test_summary_document_round_trip() -> None:
