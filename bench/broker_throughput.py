@@ -358,6 +358,7 @@ def check_logs(path: Path) -> tuple[int, int]:
 
 
 def main() -> int:
+    global THREADS
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -367,7 +368,6 @@ def main() -> int:
     parser.add_argument("--profile", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=THREADS, help="worker threads (default: production's)")
     args = parser.parse_args()
-    global THREADS
     THREADS = args.threads
     log_dir = Path(tempfile.mkdtemp(prefix="bench-brokers-"))
     log_file = log_dir / "worker.log"
