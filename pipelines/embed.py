@@ -51,7 +51,7 @@ LEXICAL_COST = 0.1
 WINDOW_COST = 20.0
 #: Raise when the text analysis or the window cutting changes what a text's analysis or vector is:
 #: reused analyses and vectors of older versions are then computed afresh.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: long Korean texts analysed in pieces (text.KIWI_PIECE_CHARS)
 
 
 class TextEncoder(Protocol):

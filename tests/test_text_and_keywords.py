@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from pipelines.keywords import extract_keywords
-from pipelines.text import ENGLISH_STOP, KOREAN_STOP, TextAnalyzer, english_lemma, load_lexicon
+from pipelines.text import (
+    ENGLISH_STOP,
+    KIWI_PIECE_CHARS,
+    KOREAN_STOP,
+    TextAnalyzer,
+    english_lemma,
+    load_lexicon,
+    pieces,
+)
 
 ANALYZER = TextAnalyzer()
 
@@ -60,3 +68,29 @@ def test_keywords_rank_distinctive_terms() -> None:
     for row in keywords:
         scores = [k.score for k in row]
         assert scores == sorted(scores, reverse=True) and all(0 < s <= 1 for s in scores)
+
+
+def test_long_text_is_cut_into_pieces_at_line_and_sentence_ends() -> None:
+    text = ("첫 문장이다. 둘째 문장이다.\n" * 40) + "끝"
+    cut = pieces(text, limit=100)
+    assert "".join(cut) == text
+    assert all(len(piece) <= 100 for piece in cut)
+    assert all(piece.endswith(("\n", ".")) for piece in cut[:-1])
+    assert pieces("짧은 글", limit=100) == ["짧은 글"]
+
+
+def test_text_without_spaces_is_cut_hard() -> None:
+    text = "가" * 250
+    assert [len(piece) for piece in pieces(text, limit=100)] == [100, 100, 50]
+
+
+def test_a_long_korean_text_is_analysed_piece_by_piece_like_its_parts() -> None:
+    """A text longer than one piece (kiwipiepy's time grows with the square of its input) gives the
+    terms its paragraphs give one by one."""
+    paragraph = "오늘은 파이썬으로 데이터 분석을 했다. 판다스 그룹바이가 느려서 폴라스를 써 봤다.\n"
+    copies = 3 * KIWI_PIECE_CHARS // len(paragraph)
+    analyzer = TextAnalyzer()
+    one = analyzer.analyze(paragraph)
+    whole = analyzer.analyze(paragraph * copies)
+    assert len(whole.terms) == copies * len(one.terms)
+    assert set(whole.terms) == set(one.terms)
