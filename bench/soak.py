@@ -3,12 +3,13 @@
 Usage: python bench/soak.py [--tasks 1000] [--kills 3] [--terms 3] [--large 6] [--seed 1] [--keep DIR]
 (``make soak``; ``tests/test_soak.py`` runs a short one: 100 tasks, one SIGKILL, one SIGTERM).
 
-Two workers started as production starts them (``dramatiq actors``: one process per CPU, ``BROKER=sqs``,
-``WORKER_THREADS=2``, ``EMBEDDER=hybrid``, ``SQS_VISIBILITY_TIMEOUT=30``, ``WORKER_SHUTDOWN_SECONDS=20``) consume a request
-queue (redrive to a DLQ after 5 receives) on a ``moto_server`` process (SQS + S3; its queue
-operations made atomic as on SQS: ``tests/atomic_moto.py``) and share a ``chroma run`` server. The soak plays the backend with boto3: it uploads each task's input, then
-sends the backend's envelope, in waves so that at most ``--wave`` requests are visible, and reads
-the result queue. The task mix is ``soak_plan.py``. Transient faults come from fault-injecting HTTP
+Two workers started as production starts them (``dramatiq actors``: one process per CPU,
+``BROKER=sqs``, ``WORKER_THREADS=2``, ``EMBEDDER=hybrid``, ``SQS_VISIBILITY_TIMEOUT=30``,
+``WORKER_SHUTDOWN_SECONDS=20``) consume a request queue (redrive to a DLQ after 5 receives) on a
+``moto_server`` process (SQS + S3; its queue operations made atomic as on SQS:
+``tests/atomic_moto.py``) and share a ``chroma run`` server. The soak plays the backend with boto3:
+it uploads each task's input, then sends the backend's envelope, in waves so that at most ``--wave``
+requests are visible, and reads the result queue. The task mix is ``soak_plan.py``. Transient faults come from fault-injecting HTTP
 proxies in front of S3/SQS and Chroma (503s and dropped connections for selected requests); the
 worker's own retry backoff (15 s at least) is left as production has it. The S3/SQS proxy also times
 the workers' SQS calls (receive, answer, delete). Workers are SIGKILLed ``--kills`` times and
